@@ -1,0 +1,60 @@
+# hakit: Pacemaker/Corosync HA for OpenStack controllers.
+# `make demo` and `make test` work on a fresh Debian 12 machine as root: both
+# install what they need first (packaging/ci/install-deps.sh).
+
+SYSTEM_PYTHON ?= /usr/bin/python3
+VENV          ?= $(CURDIR)/.venv
+PY            := $(VENV)/bin/python
+DESTDIR       ?= /
+PYTEST_ARGS   ?=
+
+export VENV
+
+.PHONY: help deps test check lint unit contract integration golden demo install bench clean
+
+help:
+	@echo "make demo        run hakit's agents for real on a local Pacemaker node"
+	@echo "make test        install what the tests need, then lint + the whole suite"
+	@echo "make check       lint, unit and contract tests (no daemons)"
+	@echo "make integration the tests that run real daemons"
+	@echo "make golden      regenerate golden meta-data files"
+	@echo "make install     install agents and library under DESTDIR (default /)"
+	@echo "make bench       reproducible benchmarks (see bench/README.md)"
+
+deps:
+	@packaging/ci/install-deps.sh
+
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: deps
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+contract: deps
+	$(PY) -m pytest tests/contract $(PYTEST_ARGS)
+
+check: lint unit contract
+
+integration: deps
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+# The whole suite: lint, then every tier in one pytest run.
+test: lint
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+golden: deps
+	$(PY) tests/contract/golden.py --write
+
+demo: deps
+	$(PY) examples/demo.py
+
+install:
+	$(SYSTEM_PYTHON) packaging/install.py --destdir "$(DESTDIR)"
+
+bench: deps
+	bench/run.sh
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

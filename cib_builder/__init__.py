@@ -1,0 +1,1 @@
+"""Topology -> Pacemaker CIB compiler: not built yet, see issue #3."""

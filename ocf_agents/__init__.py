@@ -1,0 +1,1 @@
+"""hakit's OCF resource agents (provider ``hakit``) and the runtime they share."""

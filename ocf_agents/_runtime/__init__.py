@@ -1,0 +1,1 @@
+"""The OCF runtime: declarations, environment parsing, meta-data and dispatch."""

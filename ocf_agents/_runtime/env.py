@@ -1,0 +1,151 @@
+"""Read ``OCF_RESKEY_*`` values into a checked, typed ``Config``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+
+from ocf_agents._runtime.errors import ConfigError
+from ocf_agents._runtime.spec import AgentSpec, Param
+
+log = logging.getLogger(__name__)
+
+PREFIX = "OCF_RESKEY_"
+
+
+class Config(Mapping[str, object]):
+    """Converted parameter values, with where each one came from."""
+
+    def __init__(
+        self,
+        values: dict[str, object],
+        sources: dict[str, str],
+        secrets: tuple[str, ...],
+    ) -> None:
+        """Wrap already converted ``values``."""
+        self._values = values
+        self.sources = sources
+        self.secrets = secrets
+
+    def __getitem__(self, name: str) -> object:
+        """Return the converted value of ``name`` (None when unset)."""
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        """Iterate over parameter names."""
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        """Count parameters."""
+        return len(self._values)
+
+    def str(self, name: str) -> str:
+        """Return a string parameter; '' when unset."""
+        value = self._values[name]
+        return "" if value is None else str(value)
+
+    def int(self, name: str) -> int:
+        """Return an integer parameter (it must be set or defaulted)."""
+        value = self._values[name]
+        if not isinstance(value, int):
+            raise ConfigError(f"{name} is not set")
+        return value
+
+    def bool(self, name: str) -> bool:
+        """Return a boolean parameter; False when unset."""
+        return bool(self._values[name])
+
+    def tuple(self, name: str) -> tuple[str, ...]:
+        """Return a list-valued parameter; () when unset."""
+        value = self._values[name]
+        if value is None:
+            return ()
+        assert isinstance(value, tuple)
+        return value
+
+    def is_set(self, name: str) -> bool:
+        """Tell whether the operator set ``name`` (rather than a default)."""
+        return self.sources.get(name) == "env"
+
+
+def _raw(param: Param, environ: Mapping[str, str]) -> tuple[str | None, str]:
+    value = environ.get(PREFIX + param.name)
+    if value not in (None, ""):
+        return value, "env"
+    if param.replaces:
+        old = environ.get(PREFIX + param.replaces)
+        if old not in (None, ""):
+            log.warning(
+                "parameter %s is deprecated, use %s", param.replaces, param.name
+            )
+            return old, "env"
+    if param.default is not None:
+        return param.default, "default"
+    return None, "unset"
+
+
+def load(
+    spec: AgentSpec, environ: Mapping[str, str], *, lenient: bool = False
+) -> Config:
+    """Convert and check every parameter of ``spec``.
+
+    Args:
+        spec: the agent's declaration.
+        environ: the process environment.
+        lenient: instead of raising, leave unusable values at their default
+            (or None) and log them; used by ``stop``, which must still find
+            and stop a service whose configuration has since broken.
+
+    Raises:
+        ConfigError: listing every problem found, not just the first.
+    """
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    secrets: list[str] = []
+    problems: list[str] = []
+    for param in spec.params:
+        raw, source = _raw(param, environ)
+        sources[param.name] = source
+        if raw is None:
+            if param.required:
+                problems.append(f"required parameter {param.name} is not set")
+            values[param.name] = None
+            continue
+        if param.secret:
+            secrets.append(raw)
+        try:
+            value = param.kind.convert(raw)
+            if param.check is not None:
+                param.check(value)
+        except ValueError as exc:
+            shown = "<secret>" if param.secret else repr(raw)
+            problems.append(f"{param.name}={shown}: {exc}")
+            values[param.name] = _fallback(param) if lenient else None
+            continue
+        values[param.name] = value
+    if problems and not lenient:
+        raise ConfigError(problems)
+    for problem in problems:
+        log.warning("ignoring bad parameter: %s", problem)
+    return Config(values, sources, tuple(secrets))
+
+
+def _fallback(param: Param) -> object:
+    if param.default is None:
+        return None
+    try:
+        return param.kind.convert(param.default)
+    except ValueError:
+        return None
+
+
+def secrets_of(spec: AgentSpec, environ: Mapping[str, str]) -> list[str]:
+    """Raw values of secret parameters, for redaction before parsing succeeds."""
+    found = []
+    for param in spec.params:
+        if not param.secret:
+            continue
+        for name in (param.name, param.replaces):
+            if name and environ.get(PREFIX + name):
+                found.append(environ[PREFIX + name])
+    return found

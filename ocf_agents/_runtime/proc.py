@@ -1,0 +1,401 @@
+"""Daemons: start as a user with a pidfile, find them again, stop them for sure.
+
+Liveness checks read ``/proc`` directly (a monitor runs every few seconds and
+psutil costs ~20 ms to import); process trees, signals and sockets use psutil,
+imported where needed.  A zombie counts as dead: init may reap orphans late.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+from ha_common.deadline import Deadline
+from ocf_agents._runtime.errors import (
+    ActionTimeoutError,
+    AgentError,
+    HostSetupError,
+    NotInstalledError,
+    PermissionDeniedError,
+)
+
+if TYPE_CHECKING:
+    import psutil
+
+log = logging.getLogger(__name__)
+
+POLL = 0.05
+
+
+@dataclass(frozen=True)
+class Identity:
+    """How to recognise the service's main process.
+
+    Attributes:
+        binary: absolute path of the program; matched against ``argv[0]`` or,
+            for scripts, the first argument after the interpreter.
+        needles: arguments that must all appear in the command line (for
+            example the config file), so two instances of one program are
+            told apart.
+    """
+
+    binary: str
+    needles: tuple[str, ...] = ()
+
+
+def state_of(pid: int) -> Optional[str]:
+    """Return the one-letter process state, or None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    tail = data[data.rfind(b")") + 2 :]
+    return tail[:1].decode("ascii", "replace") or None
+
+
+def is_alive(pid: int) -> bool:
+    """Tell whether ``pid`` exists and is not a zombie."""
+    state = state_of(pid)
+    return state is not None and state not in ("Z", "X")
+
+
+def cmdline(pid: int) -> tuple[str, ...]:
+    """Return the argument vector of ``pid`` (empty if gone or a kernel thread)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return ()
+    return tuple(part.decode("utf-8", "replace") for part in raw.split(b"\0") if part)
+
+
+def _same_file(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def matches(argv: Sequence[str], ident: Identity) -> bool:
+    """Tell whether a command line is an instance of ``ident``."""
+    if not argv:
+        return False
+    head = [argv[0]]
+    if len(argv) > 1:
+        head.append(argv[1])  # "python3 /usr/bin/nova-conductor ..."
+    if not any(_same_file(word, ident.binary) for word in head):
+        return False
+    return all(needle in argv for needle in ident.needles)
+
+
+def read_pidfile(path: str) -> Optional[int]:
+    """Return the pid recorded in ``path``, or None if absent or malformed."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def write_pidfile(path: str, pid: int) -> None:
+    """Record ``pid`` atomically."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as handle:
+        handle.write(f"{pid}\n")
+    os.replace(tmp, path)
+
+
+def remove_file(path: str) -> None:
+    """Remove ``path`` if it exists."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _scan(ident: Identity) -> list[int]:
+    """Pids whose command line matches and whose parent does not (topmost only)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if (
+            entry.isdigit()
+            and is_alive(int(entry))
+            and matches(cmdline(int(entry)), ident)
+        ):
+            found.append(int(entry))
+    tops = []
+    for pid in found:
+        parent = _ppid(pid)
+        if parent not in found:
+            tops.append(pid)
+    return sorted(tops)
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return 0
+    fields = data[data.rfind(b")") + 2 :].split()
+    return int(fields[1]) if len(fields) > 1 else 0
+
+
+def find(pidfile: str, ident: Identity) -> Optional[int]:
+    """Find the running service: the pidfile first, then the process table.
+
+    The pid in the pidfile counts only if that process is alive and its
+    command line matches ``ident`` (pids get reused).  When the pidfile is
+    missing or stale, the process table is scanned, so a service whose pidfile
+    was lost is never reported as stopped; the pidfile is then rewritten.
+    """
+    pid = read_pidfile(pidfile)
+    if pid is not None and is_alive(pid) and matches(cmdline(pid), ident):
+        return pid
+    candidates = _scan(ident)
+    if not candidates:
+        return None
+    if len(candidates) > 1:
+        log.warning("several processes match %s: %s", ident.binary, candidates)
+    pid = candidates[0]
+    try:
+        write_pidfile(pidfile, pid)
+        log.info("pidfile %s was stale; found running pid %d", pidfile, pid)
+    except OSError as exc:
+        log.warning("cannot rewrite pidfile %s: %s", pidfile, exc)
+    return pid
+
+
+def started_before(pid: int, path: str) -> bool:
+    """Tell whether live ``pid`` started before ``path`` was last written.
+
+    A process younger than its pidfile is not the one recorded there: the pid
+    was reused.
+    """
+    import psutil  # noqa: PLC0415
+
+    try:
+        created = psutil.Process(pid).create_time()
+        written = os.stat(path).st_mtime
+    except (psutil.NoSuchProcess, OSError):
+        return False
+    return is_alive(pid) and created <= written + 1.0
+
+
+def _user_ids(user: str) -> tuple[int, int, str]:
+    import pwd  # noqa: PLC0415
+
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise HostSetupError(f"user {user!r} does not exist on this host") from None
+    return entry.pw_uid, entry.pw_gid, entry.pw_dir
+
+
+def check_user(user: str) -> None:
+    """Raise ``HostSetupError`` if ``user`` is unknown here."""
+    _user_ids(user)
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    pidfile: str,
+    user: str = "",
+    env: Optional[Mapping[str, str]] = None,
+    cwd: str = "/",
+    log_path: str = "",
+) -> int:
+    """Start ``argv`` as a daemon in its own session and record its pid.
+
+    No shell is involved.  The program must stay in the foreground (it must
+    not fork itself away): the pid recorded is the one started here.
+
+    Raises:
+        NotInstalledError: the program does not exist or is not executable.
+        HostSetupError: the user or the log file is unusable.
+        PermissionDeniedError: switching user is not allowed.
+    """
+    import subprocess  # noqa: PLC0415
+
+    binary = argv[0]
+    if not os.access(binary, os.X_OK):
+        raise NotInstalledError(f"{binary} is not installed or not executable")
+    environ = dict(env or {})
+    kwargs: dict[str, object] = {}
+    if user:
+        uid, gid, home = _user_ids(user)
+        if uid != os.geteuid():
+            if os.geteuid() != 0:
+                raise PermissionDeniedError(f"only root can start a service as {user}")
+            kwargs.update(user=uid, group=gid, extra_groups=[])
+        environ.setdefault("HOME", home or "/")
+        environ.setdefault("USER", user)
+        environ.setdefault("LOGNAME", user)
+    environ.setdefault(
+        "PATH", "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+    )
+    try:
+        out = open(log_path or os.devnull, "ab")  # noqa: SIM115 - handed to Popen
+    except OSError as exc:
+        raise HostSetupError(
+            f"cannot open log file {log_path}: {exc.strerror}"
+        ) from None
+    try:
+        child = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=environ,
+            start_new_session=True,
+            close_fds=True,
+            **kwargs,  # type: ignore[arg-type]
+        )
+    except FileNotFoundError:
+        raise NotInstalledError(f"{binary} is not installed") from None
+    except PermissionError as exc:
+        raise PermissionDeniedError(f"cannot run {binary}: {exc.strerror}") from None
+    finally:
+        out.close()
+    write_pidfile(pidfile, child.pid)
+    log.info("started %s as pid %d", binary, child.pid)
+    # The agent exits long before the daemon: let init reap it, not us.
+    child.returncode = 0
+    return child.pid
+
+
+def exited_early(pid: int, settle: float) -> bool:
+    """Watch ``pid`` for ``settle`` seconds; tell whether it died meanwhile."""
+    end = time.monotonic() + settle
+    while time.monotonic() < end:
+        if not _reap_or_alive(pid):
+            return True
+        time.sleep(POLL)
+    return not _reap_or_alive(pid)
+
+
+def _reap_or_alive(pid: int) -> bool:
+    """Reap ``pid`` if it is our own dead child; tell whether it is alive."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    return is_alive(pid)
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    """The process and all its descendants that are alive, parent first."""
+    import psutil  # noqa: PLC0415
+
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+    return [p for p in members if _proc_alive(p)]
+
+
+def _proc_alive(proc: psutil.Process) -> bool:
+    import psutil  # noqa: PLC0415
+
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _signal_all(procs: Iterable[psutil.Process], sig: int) -> None:
+    import psutil  # noqa: PLC0415
+
+    for proc in procs:
+        try:
+            proc.send_signal(sig)
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        except psutil.AccessDenied as exc:
+            raise PermissionDeniedError(f"cannot signal pid {proc.pid}") from exc
+
+
+def _wait_gone(procs: list[psutil.Process], deadline: Deadline) -> list[psutil.Process]:
+    while True:
+        for proc in procs:
+            _reap_or_alive(proc.pid)
+        alive = [p for p in procs if _proc_alive(p)]
+        if not alive or deadline.expired():
+            return alive
+        time.sleep(POLL)
+
+
+def stop(pid: int, deadline: Deadline, kill_reserve: float = 3.0) -> None:
+    """Stop ``pid`` and its whole process tree within ``deadline``.
+
+    SIGTERM goes to the main process first (a daemon shuts its workers down
+    itself); whatever of the tree is still alive when only ``kill_reserve``
+    seconds remain gets SIGKILL.  Returns only when every process is gone.
+
+    Raises:
+        ActionTimeoutError: processes survived SIGKILL until the deadline.
+    """
+    members = tree(pid)
+    if not members:
+        return
+    _signal_all(members[:1], signal.SIGTERM)
+    reserve = min(kill_reserve, deadline.remaining() / 2)
+    alive = _wait_gone(members, deadline.sub(max(0.0, deadline.remaining() - reserve)))
+    if alive:
+        # Children may have been spawned since: take the tree again.
+        extra = [p for p in tree(pid) if p not in alive]
+        alive += extra
+        log.warning(
+            "pid %d did not stop on SIGTERM; sending SIGKILL to %s",
+            pid,
+            [p.pid for p in alive],
+        )
+        _signal_all(alive, signal.SIGKILL)
+        alive = _wait_gone(alive, deadline)
+    if alive:
+        raise ActionTimeoutError(
+            f"processes {[p.pid for p in alive]} are still alive after SIGKILL"
+        )
+
+
+def established_ports(pid: int, ports: Iterable[int]) -> list[tuple[str, int]]:
+    """Remote (host, port) of ESTABLISHED TCP connections of the tree to ``ports``."""
+    import psutil  # noqa: PLC0415
+
+    wanted = set(ports)
+    found = []
+    for proc in tree(pid):
+        try:
+            conns = (
+                proc.net_connections(kind="tcp")
+                if hasattr(proc, "net_connections")
+                else proc.connections(kind="tcp")
+            )
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+        except psutil.AccessDenied as exc:
+            raise AgentError(f"cannot read the sockets of pid {proc.pid}") from exc
+        for conn in conns:
+            if (
+                conn.status == psutil.CONN_ESTABLISHED
+                and conn.raddr
+                and conn.raddr.port in wanted
+            ):
+                found.append((conn.raddr.ip, conn.raddr.port))
+    return found

@@ -1,0 +1,161 @@
+"""Agent declarations: one frozen ``AgentSpec`` per agent drives everything else.
+
+From a spec the runtime derives the meta-data XML (``metadata.render``), the
+parsed and checked parameters (``env.load``) and ``validate-all``.  Importing a
+spec module must stay cheap: it is all that ``meta-data`` loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from ha_common.kinds import Kind
+
+#: Actions every hakit agent implements through the runtime.
+RUNTIME_ACTIONS = ("meta-data", "validate-all", "usage")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One resource parameter (``OCF_RESKEY_<name>``)."""
+
+    name: str
+    kind: Kind
+    shortdesc: str
+    longdesc: str = ""
+    default: Optional[str] = None
+    required: bool = False
+    unique: bool = False
+    reloadable: bool = False
+    secret: bool = False
+    replaces: Optional[str] = None
+    check: Optional[Callable[[object], None]] = None
+
+    def __post_init__(self) -> None:
+        """Refuse declarations that could never work."""
+        if self.required and self.default is not None:
+            raise ValueError(f"param {self.name}: required params take no default")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Default timeout and interval of an action, in seconds."""
+
+    timeout: int
+    interval: int = 0
+    depth: Optional[int] = None
+    role: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action as listed in meta-data."""
+
+    name: str
+    timeout: int
+    interval: Optional[int] = None
+    depth: Optional[int] = None
+    role: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """Everything the runtime knows about an agent, declared once.
+
+    Attributes:
+        name: the OCF type (``ocf:hakit:<name>``).
+        shortdesc: one line for listings.
+        longdesc: the agent's documentation.
+        params: parameters in meta-data order.
+        actions: actions with their default timings.
+        handlers: dotted module path of the action handlers, imported lazily.
+        version: the agent's version string in meta-data.
+        extra: agent-specific constants the handlers read (for example a
+            service table entry); never rendered.
+    """
+
+    name: str
+    shortdesc: str
+    longdesc: str
+    params: tuple[Param, ...]
+    actions: tuple[Action, ...]
+    handlers: str
+    version: str = "1.0"
+    extra: tuple[tuple[str, object], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        """Refuse duplicate names, which meta-data and parsing could not tell apart."""
+        seen: set[str] = set()
+        for param in self.params:
+            for name in (param.name, param.replaces):
+                if name is None:
+                    continue
+                if name in seen:
+                    raise ValueError(f"agent {self.name}: duplicate param {name}")
+                seen.add(name)
+
+    def param(self, name: str) -> Param:
+        """Return the parameter called ``name``."""
+        for param in self.params:
+            if param.name == name:
+                return param
+        raise KeyError(name)
+
+    def action_names(self) -> tuple[str, ...]:
+        """Return the names of all actions, each once, in declaration order."""
+        names: list[str] = []
+        for action in self.actions:
+            if action.name not in names:
+                names.append(action.name)
+        return tuple(names)
+
+    def default_timeout(self, action: str) -> int:
+        """The declared timeout of ``action``; 20 s for undeclared ones."""
+        for declared in self.actions:
+            if declared.name == action:
+                return declared.timeout
+        return 20
+
+    def get_extra(self, key: str) -> object:
+        """Return an agent-specific constant."""
+        return dict(self.extra)[key]
+
+
+def standard_actions(
+    *,
+    start: int = 60,
+    stop: int = 60,
+    monitor: Timing = Timing(timeout=20, interval=10),
+    extra_monitors: tuple[Timing, ...] = (),
+    promote: Optional[int] = None,
+    demote: Optional[int] = None,
+    notify: Optional[int] = None,
+    reload: Optional[int] = None,
+) -> tuple[Action, ...]:
+    """Build the action list most agents share, in the order meta-data shows it."""
+    actions = [
+        Action("start", start),
+        Action("stop", stop),
+    ]
+    for timing in (monitor, *extra_monitors):
+        actions.append(
+            Action(
+                "monitor",
+                timing.timeout,
+                interval=timing.interval,
+                depth=timing.depth,
+                role=timing.role,
+            )
+        )
+    for name, timeout in (
+        ("promote", promote),
+        ("demote", demote),
+        ("notify", notify),
+        ("reload", reload),
+    ):
+        if timeout is not None:
+            actions.append(Action(name, timeout))
+    actions.append(Action("validate-all", 20))
+    actions.append(Action("meta-data", 5))
+    return tuple(actions)

@@ -1,0 +1,217 @@
+"""Actions of the generic OpenStack service agent.
+
+One implementation serves every entry of the service table; the entry and the
+resource parameters say what to run and how to tell that it is healthy.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from ocf_agents._runtime import proc
+from ocf_agents._runtime.context import ActionContext
+from ocf_agents._runtime.env import Config
+from ocf_agents._runtime.errors import (
+    ActionTimeoutError,
+    AgentError,
+    HostSetupError,
+    NotInstalledError,
+)
+from ocf_agents._runtime.rc import OcfRc
+from ocf_agents.openstack import health
+from ocf_agents.openstack.services import Service
+
+log = logging.getLogger(__name__)
+
+#: A started service must stay alive this long before start can succeed.
+SETTLE = 1.0
+POLL = 0.2
+
+
+def _service(ctx: ActionContext) -> Service:
+    svc = ctx.spec.get_extra("service")
+    assert isinstance(svc, Service)
+    return svc
+
+
+def _pidfile(cfg: Config, ctx: ActionContext) -> str:
+    return cfg.str("pidfile") or os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.pid")
+
+
+def _clock(ctx: ActionContext) -> health.DisconnectClock:
+    return health.DisconnectClock(
+        os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.amqp")
+    )
+
+
+def _argv(cfg: Config) -> list[str]:
+    argv = [cfg.str("binary")]
+    flag = cfg.str("config_flag")
+    for path in cfg.tuple("config"):
+        argv += [flag, path] if flag else [path]
+    argv += list(cfg.tuple("extra_args"))
+    return argv
+
+
+def _identity(cfg: Config) -> proc.Identity:
+    return proc.Identity(cfg.str("binary"), cfg.tuple("config"))
+
+
+def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Check what the host must provide: program, configuration, user."""
+    binary = cfg.str("binary")
+    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        raise NotInstalledError(f"{binary} is not installed (binary)")
+    for path in cfg.tuple("config"):
+        if not os.path.isfile(path):
+            raise HostSetupError(f"configuration file {path} does not exist")
+        if not os.access(path, os.R_OK):
+            raise HostSetupError(f"configuration file {path} is not readable")
+    proc.check_user(cfg.str("user"))
+    if cfg.str("health") == "amqp" and not _amqp_ports(cfg):
+        raise HostSetupError("no AMQP port: set amqp_ports or transport_url")
+    return OcfRc.SUCCESS
+
+
+def _amqp_ports(cfg: Config) -> tuple[int, ...]:
+    ports = cfg["amqp_ports"]
+    if ports:
+        assert isinstance(ports, tuple)
+        return ports
+    return health.transport_ports(cfg.tuple("config")) or (health.DEFAULT_AMQP_PORT,)
+
+
+def _check(cfg: Config, ctx: ActionContext, pid: int) -> str:
+    """Return "" when the running service is healthy, else the reason."""
+    mode = cfg.str("health")
+    if mode == "http":
+        return _check_http(cfg, ctx)
+    if mode == "amqp":
+        return _check_amqp(cfg, ctx, pid)
+    return ""
+
+
+def _check_http(cfg: Config, ctx: ActionContext) -> str:
+    timeout = min(float(cfg.int("healthcheck_timeout")), ctx.deadline.remaining())
+    host, port = cfg.str("bind_address"), cfg.int("port")
+    path = cfg.str("healthcheck_path")
+    try:
+        status = health.http_status(
+            host, port, path, timeout, scheme=cfg.str("healthcheck_scheme")
+        )
+    except health.ProbeFailed as exc:
+        return str(exc)
+    limit = 400 if ctx.check_level >= 10 else 500
+    if status >= limit:
+        return f"GET {path} on {host}:{port} answered HTTP {status}"
+    log.debug("GET %s on %s:%d answered %d", path, host, port, status)
+    return ""
+
+
+def _check_amqp(cfg: Config, ctx: ActionContext, pid: int) -> str:
+    ports = _amqp_ports(cfg)
+    clock = _clock(ctx)
+    if proc.established_ports(pid, ports):
+        clock.connected()
+        return ""
+    shown = ",".join(str(p) for p in ports)
+    if ctx.action == "start":
+        return f"no AMQP connection to port {shown} yet"
+    grace = 0 if ctx.check_level >= 10 else cfg.int("amqp_grace")
+    lost = clock.disconnected_for()
+    if lost >= grace:
+        return f"no AMQP connection to port {shown} for {lost:.0f} s (grace {grace} s)"
+    log.warning(
+        "no AMQP connection to port %s for %.0f s (grace %d s)", shown, lost, grace
+    )
+    return ""
+
+
+def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Report whether the service runs and is healthy.
+
+    A live process is never reported as stopped: if it is unhealthy the
+    result is a failure, so Pacemaker recovers it.
+    """
+    pid = proc.find(_pidfile(cfg, ctx), _identity(cfg))
+    if pid is None:
+        return OcfRc.NOT_RUNNING
+    problem = _check(cfg, ctx, pid)
+    if problem and cfg.str("health") == "http" and ctx.deadline.remaining() > 1:
+        time.sleep(0.2)  # one retry: a probe can lose a race with a worker restart
+        problem = _check(cfg, ctx, pid)
+    if problem:
+        raise AgentError(f"{ctx.spec.name} (pid {pid}) is unhealthy: {problem}")
+    return OcfRc.SUCCESS
+
+
+def start(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Start the service and return once it is healthy."""
+    validate(cfg, ctx)
+    pidfile = _pidfile(cfg, ctx)
+    pid = proc.find(pidfile, _identity(cfg))
+    if pid is None:
+        _clock(ctx).connected()
+        env = dict(cfg["environment"] or ())  # type: ignore[arg-type]
+        pid = proc.start(
+            _argv(cfg),
+            pidfile=pidfile,
+            user=cfg.str("user"),
+            env=env,
+            log_path=cfg.str("console_log"),
+        )
+        if proc.exited_early(pid, min(SETTLE, ctx.deadline.remaining())):
+            proc.remove_file(pidfile)
+            raise AgentError(_died(cfg, pid))
+    else:
+        log.info("already running as pid %d", pid)
+    problem = ""
+    began = time.monotonic()
+    while not ctx.deadline.expired():
+        if not proc.is_alive(pid):
+            proc.remove_file(pidfile)
+            raise AgentError(_died(cfg, pid))
+        problem = _check(cfg, ctx, pid)
+        if not problem:
+            log.info("started: pid %d is healthy", pid)
+            return OcfRc.SUCCESS
+        if cfg.str("health") == "amqp" and time.monotonic() - began >= cfg.int(
+            "amqp_grace"
+        ):
+            break
+        time.sleep(min(POLL, ctx.deadline.remaining()))
+    raise ActionTimeoutError(f"{ctx.spec.name} started as pid {pid} but {problem}")
+
+
+def _died(cfg: Config, pid: int) -> str:
+    where = cfg.str("console_log") or "console_log (not set)"
+    return f"{cfg.str('binary')} (pid {pid}) exited during start; see {where}"
+
+
+def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Stop the service and its whole process tree; succeed only when all are gone."""
+    pidfile = _pidfile(cfg, ctx)
+    for _ in range(3):
+        pid = _find_for_stop(cfg, ctx, pidfile)
+        if pid is None:
+            break
+        log.info("stopping pid %d", pid)
+        proc.stop(pid, ctx.deadline)
+    else:
+        if _find_for_stop(cfg, ctx, pidfile) is not None:
+            raise AgentError("the service keeps coming back; is it started elsewhere?")
+    proc.remove_file(pidfile)
+    _clock(ctx).connected()
+    return OcfRc.SUCCESS
+
+
+def _find_for_stop(cfg: Config, ctx: ActionContext, pidfile: str) -> int | None:
+    if cfg.str("binary"):
+        return proc.find(pidfile, _identity(cfg))
+    # Degraded: the binary parameter is unusable, so only the pidfile can tell.
+    pid = proc.read_pidfile(pidfile)
+    if pid is not None and proc.started_before(pid, pidfile):
+        return pid
+    return None

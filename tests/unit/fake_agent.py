@@ -1,0 +1,51 @@
+"""A small agent declaration with scripted handlers, for dispatcher tests."""
+
+from __future__ import annotations
+
+import os
+
+from ha_common.kinds import BOOLEAN, PATH, PORT, STRING
+from ocf_agents._runtime.errors import AgentError, HostSetupError
+from ocf_agents._runtime.rc import OcfRc
+from ocf_agents._runtime.spec import AgentSpec, Param, Timing, standard_actions
+
+SPEC = AgentSpec(
+    name="fake",
+    shortdesc="Fake agent <for> tests & checks",
+    longdesc="Handlers do what the FAKE_BEHAVIOUR variable says.",
+    params=(
+        Param("state", PATH, "State file", required=True),
+        Param("port", PORT, "A port", default="8080"),
+        Param("password", STRING, "A secret", secret=True),
+        Param("verbose", BOOLEAN, "Talk more", default="false", replaces="debug"),
+    ),
+    actions=standard_actions(monitor=Timing(timeout=30, interval=15), promote=120),
+    handlers="tests.unit.fake_agent",
+)
+
+
+def _behaviour() -> str:
+    return os.environ.get("FAKE_BEHAVIOUR", "")
+
+
+def start(cfg, ctx):
+    """Pretend to start."""
+    if _behaviour() == "crash":
+        raise RuntimeError("password is " + cfg.str("password"))
+    if _behaviour() == "fail":
+        raise AgentError("start failed with " + cfg.str("password"))
+    if _behaviour() == "host":
+        raise HostSetupError("the state directory is missing")
+    return OcfRc.SUCCESS
+
+
+def monitor(cfg, ctx):
+    """Pretend to check."""
+    if _behaviour() == "host":
+        raise HostSetupError("the state directory is missing")
+    return OcfRc.NOT_RUNNING
+
+
+def stop(cfg, ctx):
+    """Report how stop was called through the return code."""
+    return OcfRc.ERR_GENERIC if ctx.degraded else OcfRc.SUCCESS
