@@ -208,10 +208,11 @@ def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
 
 
 def _find_for_stop(cfg: Config, ctx: ActionContext, pidfile: str) -> int | None:
-    if cfg.str("binary"):
-        return proc.find(pidfile, _identity(cfg))
-    # Degraded: the binary parameter is unusable, so only the pidfile can tell.
-    pid = proc.read_pidfile(pidfile)
-    if pid is not None and proc.started_before(pid, pidfile):
-        return pid
-    return None
+    pid = proc.find(pidfile, _identity(cfg)) if cfg.str("binary") else None
+    if pid is None and ctx.degraded:
+        # Some parameters are unusable (perhaps binary itself): the pidfile
+        # is all that is left, trusted only for a process older than it.
+        recorded = proc.read_pidfile(pidfile)
+        if recorded is not None and proc.started_before(recorded, pidfile):
+            return recorded
+    return pid

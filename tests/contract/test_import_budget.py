@@ -1,0 +1,58 @@
+"""Fast paths stay lean: meta-data and monitor import no heavy library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ocf_agents._runtime import registry
+from tests.contract.test_ocf_lifecycle import AGENT, run_agent
+
+FORBIDDEN = ("requests", "urllib3", "pyghmi", "redfish", "sushy", "lxml", "click")
+
+PROBE = """
+import atexit, json, os, sys
+def report():
+    with open(os.environ["MODULES_OUT"], "w") as handle:
+        json.dump(sorted(sys.modules), handle)
+atexit.register(report)
+from ocf_agents._runtime.dispatch import main
+main(sys.argv[1])
+"""
+
+
+def modules_loaded(tmp_path, name, action, environ=None):
+    out = tmp_path / "modules.json"
+    env = {"PATH": "/usr/bin:/bin", "MODULES_OUT": str(out), **(environ or {})}
+    subprocess.run(
+        [sys.executable, "-s", "-c", PROBE, name, action],
+        env=env,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return {m.split(".")[0] for m in json.loads(out.read_text())}
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_meta_data_imports_nothing_heavy(tmp_path, name):
+    loaded = modules_loaded(tmp_path, name, "meta-data")
+    assert not loaded & set(FORBIDDEN)
+    assert "psutil" not in loaded
+    assert "ocf_agents.openstack.actions" not in loaded
+
+
+def test_monitor_of_a_running_api_service_imports_nothing_heavy(tmp_path, fakesvc):
+    params, extra = fakesvc
+    assert run_agent(AGENT, "start", params, extra).rc == 0
+    try:
+        environ = {f"OCF_RESKEY_{k}": str(v) for k, v in params.items()}
+        environ.update(extra, OCF_RESOURCE_INSTANCE=f"test-{AGENT}")
+        loaded = modules_loaded(tmp_path, AGENT, "monitor", environ)
+    finally:
+        assert run_agent(AGENT, "stop", params, extra).rc == 0
+    assert "ocf_agents" in loaded, "the probe did run the agent"
+    assert not loaded & set(FORBIDDEN)

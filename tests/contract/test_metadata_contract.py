@@ -1,0 +1,63 @@
+"""Every agent's meta-data: golden file, ra-api-1.dtd, OCF 1.1 metadata.rng."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from ocf_agents._runtime import metadata, registry
+from tests.contract.golden import GOLDEN
+from tests.contract.conftest import run_agent
+
+RA_DIR = Path("/usr/share/resource-agents")
+NAMES = registry.names()
+
+
+def _schema_file(name: str) -> Path:
+    path = RA_DIR / name
+    if not path.exists():
+        message = f"{path} is missing (Debian package resource-agents)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dtd():
+    return etree.DTD(str(_schema_file("ra-api-1.dtd")))
+
+
+@pytest.fixture(scope="module")
+def rng():
+    return etree.RelaxNG(etree.parse(str(_schema_file("metadata.rng"))))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_matches_golden_file(name):
+    golden = GOLDEN / f"{name}.xml"
+    assert golden.exists(), "run `make golden` and review the new file"
+    assert metadata.render(registry.spec(name)) == golden.read_text()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_valid_against_dtd_and_relaxng(name, dtd, rng):
+    text = metadata.render(registry.spec(name))
+    assert metadata.DOCTYPE in text.splitlines()[1]
+    doc = etree.fromstring(text.encode())
+    assert dtd.validate(doc), dtd.error_log.filter_from_errors()
+    assert rng.validate(doc), rng.error_log.filter_from_errors()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_meta_data_action_prints_the_document(name):
+    result = run_agent(name, "meta-data", {"port": "not-a-port"})
+    assert result.rc == 0
+    assert result.out == metadata.render(registry.spec(name))
+
+
+def test_golden_directory_has_no_stale_files():
+    assert sorted(p.stem for p in GOLDEN.glob("*.xml")) == sorted(NAMES)
