@@ -9,8 +9,8 @@ import pytest
 from lxml import etree
 
 from ocf_agents._runtime import metadata, registry
-from tests.contract.golden import GOLDEN
 from tests.contract.conftest import run_agent
+from tests.contract.golden import GOLDEN
 
 RA_DIR = Path("/usr/share/resource-agents")
 NAMES = registry.names()
