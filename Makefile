@@ -27,6 +27,7 @@ deps:
 lint: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 unit: deps
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -53,8 +53,10 @@ class ActionContext:
 
 
 def _int(text: str | None, default: int) -> int:
+    if not text:
+        return default
     try:
-        return int(text) if text not in (None, "") else default  # type: ignore[arg-type]
+        return int(text)
     except ValueError:
         return default
 

@@ -59,7 +59,8 @@ def _handler(module: ModuleType, action: str) -> Optional[Handler]:
         name = "validate"
     if action in ("meta-data", "usage"):
         return None
-    return getattr(module, name, None)  # type: ignore[no-any-return]
+    handler: Optional[Handler] = getattr(module, name, None)
+    return handler
 
 
 def _load(

@@ -39,23 +39,23 @@ class Config(Mapping[str, object]):
         """Count parameters."""
         return len(self._values)
 
-    def str(self, name: str) -> str:
+    def get_str(self, name: str) -> str:
         """Return a string parameter; '' when unset."""
         value = self._values[name]
         return "" if value is None else str(value)
 
-    def int(self, name: str) -> int:
+    def get_int(self, name: str) -> int:
         """Return an integer parameter (it must be set or defaulted)."""
         value = self._values[name]
         if not isinstance(value, int):
             raise ConfigError(f"{name} is not set")
         return value
 
-    def bool(self, name: str) -> bool:
+    def get_bool(self, name: str) -> bool:
         """Return a boolean parameter; False when unset."""
         return bool(self._values[name])
 
-    def tuple(self, name: str) -> tuple[str, ...]:
+    def get_tuple(self, name: str) -> tuple[str, ...]:
         """Return a list-valued parameter; () when unset."""
         value = self._values[name]
         if value is None:

@@ -233,13 +233,15 @@ def start(
     if not os.access(binary, os.X_OK):
         raise NotInstalledError(f"{binary} is not installed or not executable")
     environ = dict(env or {})
-    kwargs: dict[str, object] = {}
+    uid: Optional[int] = None
+    gid: Optional[int] = None
+    groups: Optional[list[int]] = None
     if user:
-        uid, gid, home = _user_ids(user)
-        if uid != os.geteuid():
+        user_uid, user_gid, home = _user_ids(user)
+        if user_uid != os.geteuid():
             if os.geteuid() != 0:
                 raise PermissionDeniedError(f"only root can start a service as {user}")
-            kwargs.update(user=uid, group=gid, extra_groups=[])
+            uid, gid, groups = user_uid, user_gid, []
         environ.setdefault("HOME", home or "/")
         environ.setdefault("USER", user)
         environ.setdefault("LOGNAME", user)
@@ -262,7 +264,9 @@ def start(
             env=environ,
             start_new_session=True,
             close_fds=True,
-            **kwargs,  # type: ignore[arg-type]
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
     except FileNotFoundError:
         raise NotInstalledError(f"{binary} is not installed") from None

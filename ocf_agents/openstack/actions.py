@@ -37,7 +37,7 @@ def _service(ctx: ActionContext) -> Service:
 
 
 def _pidfile(cfg: Config, ctx: ActionContext) -> str:
-    return cfg.str("pidfile") or os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.pid")
+    return cfg.get_str("pidfile") or os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.pid")
 
 
 def _clock(ctx: ActionContext) -> health.DisconnectClock:
@@ -47,30 +47,30 @@ def _clock(ctx: ActionContext) -> health.DisconnectClock:
 
 
 def _argv(cfg: Config) -> list[str]:
-    argv = [cfg.str("binary")]
-    flag = cfg.str("config_flag")
-    for path in cfg.tuple("config"):
+    argv = [cfg.get_str("binary")]
+    flag = cfg.get_str("config_flag")
+    for path in cfg.get_tuple("config"):
         argv += [flag, path] if flag else [path]
-    argv += list(cfg.tuple("extra_args"))
+    argv += list(cfg.get_tuple("extra_args"))
     return argv
 
 
 def _identity(cfg: Config) -> proc.Identity:
-    return proc.Identity(cfg.str("binary"), cfg.tuple("config"))
+    return proc.Identity(cfg.get_str("binary"), cfg.get_tuple("config"))
 
 
 def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Check what the host must provide: program, configuration, user."""
-    binary = cfg.str("binary")
+    binary = cfg.get_str("binary")
     if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
         raise NotInstalledError(f"{binary} is not installed (binary)")
-    for path in cfg.tuple("config"):
+    for path in cfg.get_tuple("config"):
         if not os.path.isfile(path):
             raise HostSetupError(f"configuration file {path} does not exist")
         if not os.access(path, os.R_OK):
             raise HostSetupError(f"configuration file {path} is not readable")
-    proc.check_user(cfg.str("user"))
-    if cfg.str("health") == "amqp" and not _amqp_ports(cfg):
+    proc.check_user(cfg.get_str("user"))
+    if cfg.get_str("health") == "amqp" and not _amqp_ports(cfg):
         raise HostSetupError("no AMQP port: set amqp_ports or transport_url")
     return OcfRc.SUCCESS
 
@@ -80,12 +80,12 @@ def _amqp_ports(cfg: Config) -> tuple[int, ...]:
     if ports:
         assert isinstance(ports, tuple)
         return ports
-    return health.transport_ports(cfg.tuple("config")) or (health.DEFAULT_AMQP_PORT,)
+    return health.transport_ports(cfg.get_tuple("config")) or (health.DEFAULT_AMQP_PORT,)
 
 
 def _check(cfg: Config, ctx: ActionContext, pid: int) -> str:
     """Return "" when the running service is healthy, else the reason."""
-    mode = cfg.str("health")
+    mode = cfg.get_str("health")
     if mode == "http":
         return _check_http(cfg, ctx)
     if mode == "amqp":
@@ -94,12 +94,12 @@ def _check(cfg: Config, ctx: ActionContext, pid: int) -> str:
 
 
 def _check_http(cfg: Config, ctx: ActionContext) -> str:
-    timeout = min(float(cfg.int("healthcheck_timeout")), ctx.deadline.remaining())
-    host, port = cfg.str("bind_address"), cfg.int("port")
-    path = cfg.str("healthcheck_path")
+    timeout = min(float(cfg.get_int("healthcheck_timeout")), ctx.deadline.remaining())
+    host, port = cfg.get_str("bind_address"), cfg.get_int("port")
+    path = cfg.get_str("healthcheck_path")
     try:
         status = health.http_status(
-            host, port, path, timeout, scheme=cfg.str("healthcheck_scheme")
+            host, port, path, timeout, scheme=cfg.get_str("healthcheck_scheme")
         )
     except health.ProbeFailed as exc:
         return str(exc)
@@ -119,7 +119,7 @@ def _check_amqp(cfg: Config, ctx: ActionContext, pid: int) -> str:
     shown = ",".join(str(p) for p in ports)
     if ctx.action == "start":
         return f"no AMQP connection to port {shown} yet"
-    grace = 0 if ctx.check_level >= 10 else cfg.int("amqp_grace")
+    grace = 0 if ctx.check_level >= 10 else cfg.get_int("amqp_grace")
     lost = clock.disconnected_for()
     if lost >= grace:
         return f"no AMQP connection to port {shown} for {lost:.0f} s (grace {grace} s)"
@@ -139,7 +139,7 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     if pid is None:
         return OcfRc.NOT_RUNNING
     problem = _check(cfg, ctx, pid)
-    if problem and cfg.str("health") == "http" and ctx.deadline.remaining() > 1:
+    if problem and cfg.get_str("health") == "http" and ctx.deadline.remaining() > 1:
         time.sleep(0.2)  # one retry: a probe can lose a race with a worker restart
         problem = _check(cfg, ctx, pid)
     if problem:
@@ -154,13 +154,14 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
     pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
         _clock(ctx).connected()
-        env = dict(cfg["environment"] or ())  # type: ignore[arg-type]
+        pairs = cfg["environment"]
+        env = dict(pairs) if isinstance(pairs, tuple) else {}
         pid = proc.start(
             _argv(cfg),
             pidfile=pidfile,
-            user=cfg.str("user"),
+            user=cfg.get_str("user"),
             env=env,
-            log_path=cfg.str("console_log"),
+            log_path=cfg.get_str("console_log"),
         )
         if proc.exited_early(pid, min(SETTLE, ctx.deadline.remaining())):
             proc.remove_file(pidfile)
@@ -177,7 +178,7 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
         if not problem:
             log.info("started: pid %d is healthy", pid)
             return OcfRc.SUCCESS
-        if cfg.str("health") == "amqp" and time.monotonic() - began >= cfg.int(
+        if cfg.get_str("health") == "amqp" and time.monotonic() - began >= cfg.get_int(
             "amqp_grace"
         ):
             break
@@ -186,8 +187,8 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
 
 
 def _died(cfg: Config, pid: int) -> str:
-    where = cfg.str("console_log") or "console_log (not set)"
-    return f"{cfg.str('binary')} (pid {pid}) exited during start; see {where}"
+    where = cfg.get_str("console_log") or "console_log (not set)"
+    return f"{cfg.get_str('binary')} (pid {pid}) exited during start; see {where}"
 
 
 def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
@@ -208,7 +209,7 @@ def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
 
 
 def _find_for_stop(cfg: Config, ctx: ActionContext, pidfile: str) -> int | None:
-    pid = proc.find(pidfile, _identity(cfg)) if cfg.str("binary") else None
+    pid = proc.find(pidfile, _identity(cfg)) if cfg.get_str("binary") else None
     if pid is None and ctx.degraded:
         # Some parameters are unusable (perhaps binary itself): the pidfile
         # is all that is left, trusted only for a process older than it.

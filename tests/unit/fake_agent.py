@@ -31,9 +31,9 @@ def _behaviour() -> str:
 def start(cfg, ctx):
     """Pretend to start."""
     if _behaviour() == "crash":
-        raise RuntimeError("password is " + cfg.str("password"))
+        raise RuntimeError("password is " + cfg.get_str("password"))
     if _behaviour() == "fail":
-        raise AgentError("start failed with " + cfg.str("password"))
+        raise AgentError("start failed with " + cfg.get_str("password"))
     if _behaviour() == "host":
         raise HostSetupError("the state directory is missing")
     return OcfRc.SUCCESS
