@@ -113,6 +113,9 @@ def write_pidfile(path: str, pid: int) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="ascii") as handle:
         handle.write(f"{pid}\n")
+    started = start_time(pid)
+    if started is not None:
+        os.utime(tmp, (started, started))  # see recorded_here
     os.replace(tmp, path)
 
 
@@ -142,26 +145,56 @@ def _scan(ident: Identity) -> list[int]:
     return sorted(tops)
 
 
-def _ppid(pid: int) -> int:
+def _stat_fields(pid: int) -> list[bytes]:
+    """Fields of /proc/PID/stat from the state on (index 0 = field 3)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             data = handle.read()
     except OSError:
-        return 0
-    fields = data[data.rfind(b")") + 2 :].split()
+        return []
+    return data[data.rfind(b")") + 2 :].split()
+
+
+def _ppid(pid: int) -> int:
+    fields = _stat_fields(pid)
     return int(fields[1]) if len(fields) > 1 else 0
+
+
+def session_members(sid: int) -> list[int]:
+    """Live processes in session ``sid``, the session leader's pid.
+
+    hakit starts every service as a session leader, and workers inherit the
+    session even when their parent dies and they are reparented.  The kernel
+    does not reuse a pid while a session still carries its number, so these
+    are the service's processes for sure, however they renamed themselves.
+    """
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(int(entry))
+        if len(fields) > 3 and fields[0] not in (b"Z", b"X") and int(fields[3]) == sid:
+            members.append(int(entry))
+    return sorted(members)
 
 
 def find(pidfile: str, ident: Identity) -> Optional[int]:
     """Find the running service: the pidfile first, then the process table.
 
-    The pid in the pidfile counts only if that process is alive and its
-    command line matches ``ident`` (pids get reused).  When the pidfile is
-    missing or stale, the process table is scanned, so a service whose pidfile
-    was lost is never reported as stopped; the pidfile is then rewritten.
+    The pid in the pidfile counts if that process is alive and either its
+    command line matches ``ident`` or it is the very process the pidfile
+    recorded (services that rename themselves, like gunicorn with
+    setproctitle, no longer match; see ``recorded_here``).  When the pidfile
+    is missing or stale, the process table is scanned, so a service whose
+    pidfile was lost is not reported as stopped; the pidfile is then
+    rewritten.
     """
     pid = read_pidfile(pidfile)
-    if pid is not None and is_alive(pid) and matches(cmdline(pid), ident):
+    if (
+        pid is not None
+        and is_alive(pid)
+        and (matches(cmdline(pid), ident) or recorded_here(pid, pidfile))
+    ):
         return pid
     candidates = _scan(ident)
     if not candidates:
@@ -177,20 +210,39 @@ def find(pidfile: str, ident: Identity) -> Optional[int]:
     return pid
 
 
-def started_before(pid: int, path: str) -> bool:
-    """Tell whether live ``pid`` started before ``path`` was last written.
-
-    A process younger than its pidfile is not the one recorded there: the pid
-    was reused.
-    """
-    import psutil  # noqa: PLC0415
-
+def start_time(pid: int) -> Optional[float]:
+    """When ``pid`` started, in seconds since the epoch (None if gone)."""
     try:
-        created = psutil.Process(pid).create_time()
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+        with open("/proc/stat", "rb") as handle:
+            boot = next(
+                int(line.split()[1]) for line in handle if line.startswith(b"btime ")
+            )
+    except (OSError, StopIteration, ValueError):
+        return None
+    fields = data[data.rfind(b")") + 2 :].split()
+    # stat field 22 is the start time in clock ticks after boot; this list
+    # starts at field 3 (the state).
+    ticks = int(fields[19])
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def recorded_here(pid: int, path: str) -> bool:
+    """Tell whether live ``pid`` is the process the pidfile ``path`` recorded.
+
+    hakit keeps a pidfile's mtime equal to its process's start time (it is
+    written right after the start, and ``write_pidfile`` sets it when the
+    pid was found later).  A reused pid belongs to a process that started at
+    another time, so it does not match.  1.5 s of slack covers the whole
+    seconds of the boot time in /proc/stat.
+    """
+    created = start_time(pid)
+    try:
         written = os.stat(path).st_mtime
-    except (psutil.NoSuchProcess, OSError):
+    except OSError:
         return False
-    return is_alive(pid) and created <= written + 1.0
+    return created is not None and is_alive(pid) and abs(created - written) <= 1.5
 
 
 def _user_ids(user: str) -> tuple[int, int, str]:
@@ -314,6 +366,22 @@ def tree(pid: int) -> list[psutil.Process]:
     return [p for p in members if _proc_alive(p)]
 
 
+def _tree_and_session(pid: int) -> list[psutil.Process]:
+    """The tree of ``pid`` plus every other live member of its session."""
+    import psutil  # noqa: PLC0415
+
+    members = tree(pid)
+    known = {p.pid for p in members}
+    for member in session_members(pid):
+        if member not in known:
+            try:
+                members.extend(tree(member) or [psutil.Process(member)])
+            except psutil.NoSuchProcess:
+                continue
+            known.update(p.pid for p in members)
+    return members
+
+
 def _proc_alive(proc: psutil.Process) -> bool:
     import psutil  # noqa: PLC0415
 
@@ -346,24 +414,28 @@ def _wait_gone(procs: list[psutil.Process], deadline: Deadline) -> list[psutil.P
 
 
 def stop(pid: int, deadline: Deadline, kill_reserve: float = 3.0) -> None:
-    """Stop ``pid`` and its whole process tree within ``deadline``.
+    """Stop ``pid``, its process tree and its session within ``deadline``.
 
     SIGTERM goes to the main process first (a daemon shuts its workers down
-    itself); whatever of the tree is still alive when only ``kill_reserve``
-    seconds remain gets SIGKILL.  Returns only when every process is gone.
+    itself), or to every member when the main process is already gone;
+    whatever is still alive when only ``kill_reserve`` seconds remain gets
+    SIGKILL.  Returns only when every process is gone.
 
     Raises:
         ActionTimeoutError: processes survived SIGKILL until the deadline.
     """
-    members = tree(pid)
+    members = _tree_and_session(pid)
     if not members:
         return
-    _signal_all(members[:1], signal.SIGTERM)
+    if is_alive(pid):
+        _signal_all([m for m in members if m.pid == pid], signal.SIGTERM)
+    else:  # the main process is gone: its orphans get the TERM themselves
+        _signal_all(members, signal.SIGTERM)
     reserve = min(kill_reserve, deadline.remaining() / 2)
     alive = _wait_gone(members, deadline.sub(max(0.0, deadline.remaining() - reserve)))
     if alive:
         # Children may have been spawned since: take the tree again.
-        extra = [p for p in tree(pid) if p not in alive]
+        extra = [p for p in _tree_and_session(pid) if p not in alive]
         alive += extra
         log.warning(
             "pid %d did not stop on SIGTERM; sending SIGKILL to %s",

@@ -37,7 +37,9 @@ def _service(ctx: ActionContext) -> Service:
 
 
 def _pidfile(cfg: Config, ctx: ActionContext) -> str:
-    return cfg.get_str("pidfile") or os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.pid")
+    return cfg.get_str("pidfile") or os.path.join(
+        ctx.rsctmp, f"hakit-{ctx.resource}.pid"
+    )
 
 
 def _clock(ctx: ActionContext) -> health.DisconnectClock:
@@ -80,7 +82,9 @@ def _amqp_ports(cfg: Config) -> tuple[int, ...]:
     if ports:
         assert isinstance(ports, tuple)
         return ports
-    return health.transport_ports(cfg.get_tuple("config")) or (health.DEFAULT_AMQP_PORT,)
+    return health.transport_ports(cfg.get_tuple("config")) or (
+        health.DEFAULT_AMQP_PORT,
+    )
 
 
 def _check(cfg: Config, ctx: ActionContext, pid: int) -> str:
@@ -135,8 +139,14 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     A live process is never reported as stopped: if it is unhealthy the
     result is a failure, so Pacemaker recovers it.
     """
-    pid = proc.find(_pidfile(cfg, ctx), _identity(cfg))
+    pidfile = _pidfile(cfg, ctx)
+    pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
+        orphans = _orphans(pidfile)
+        if orphans:
+            raise AgentError(
+                f"the main process is gone but its workers {orphans} still run"
+            )
         return OcfRc.NOT_RUNNING
     problem = _check(cfg, ctx, pid)
     if problem and cfg.get_str("health") == "http" and ctx.deadline.remaining() > 1:
@@ -147,12 +157,23 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     return OcfRc.SUCCESS
 
 
+def _orphans(pidfile: str) -> list[int]:
+    """Processes left of the session whose leader the pidfile recorded."""
+    recorded = proc.read_pidfile(pidfile)
+    if recorded is None or proc.is_alive(recorded):
+        return []
+    return proc.session_members(recorded)
+
+
 def start(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Start the service and return once it is healthy."""
     validate(cfg, ctx)
     pidfile = _pidfile(cfg, ctx)
     pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
+        if _orphans(pidfile):
+            # The workers of a crashed instance would hold its port.
+            proc.stop(proc.read_pidfile(pidfile) or 0, ctx.deadline.sub(10))
         _clock(ctx).connected()
         pairs = cfg["environment"]
         env = dict(pairs) if isinstance(pairs, tuple) else {}
@@ -194,6 +215,10 @@ def _died(cfg: Config, pid: int) -> str:
 def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Stop the service and its whole process tree; succeed only when all are gone."""
     pidfile = _pidfile(cfg, ctx)
+    recorded = proc.read_pidfile(pidfile)
+    if recorded is not None and _orphans(pidfile):
+        log.info("stopping the orphaned workers of pid %d", recorded)
+        proc.stop(recorded, ctx.deadline)
     for _ in range(3):
         pid = _find_for_stop(cfg, ctx, pidfile)
         if pid is None:
@@ -214,6 +239,6 @@ def _find_for_stop(cfg: Config, ctx: ActionContext, pidfile: str) -> int | None:
         # Some parameters are unusable (perhaps binary itself): the pidfile
         # is all that is left, trusted only for a process older than it.
         recorded = proc.read_pidfile(pidfile)
-        if recorded is not None and proc.started_before(recorded, pidfile):
+        if recorded is not None and proc.recorded_here(recorded, pidfile):
             return recorded
     return pid

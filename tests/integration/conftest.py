@@ -1,0 +1,77 @@
+"""Fixtures for integration tests that need real cluster daemons.
+
+``pcmk_cluster`` is one live single-node Corosync + Pacemaker cluster per test
+session.  With ``CI=true`` a missing tool or privilege fails the requesting
+test instead of skipping it, so CI can never go green without running it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# tests/lab is a plain directory, not an installed package: make it importable
+# whatever the rootdir/import mode (a bare `pytest` does not add the CWD).
+_REPO = Path(__file__).resolve().parents[2]
+if str(_REPO) not in sys.path:
+    sys.path.insert(0, str(_REPO))
+
+from tests.lab.pacemaker import REQUIRED_TOOLS, SAFE_PATH, Cluster  # noqa: E402
+
+
+def _unavailable(reason: str) -> None:
+    """Fail in CI, skip elsewhere: a missing daemon must never pass silently in CI."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: not skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _cluster_unavailable_reason() -> str | None:
+    """Return why a live cluster cannot run here, or None if it can."""
+    missing = [
+        tool for tool in REQUIRED_TOOLS if shutil.which(tool, path=SAFE_PATH) is None
+    ]
+    if missing:
+        return f"Pacemaker/Corosync tools not installed: {', '.join(missing)}"
+    if os.geteuid() != 0:
+        return "a live Pacemaker cluster needs root (it writes /var/lib/pacemaker)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pcmk_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """Yield a started single-node cluster (node1); stop it at session end.
+
+    Tests that add resources must remove them again (``delete_resource``).  A
+    test may stop() and start() the cluster as long as it leaves it running.
+    Only one such cluster can run per host (it uses /var/lib/pacemaker and
+    the host's IPC names), so do not combine it with pytest-xdist.
+    """
+    reason = _cluster_unavailable_reason()
+    if reason:
+        _unavailable(reason)
+    cluster = Cluster(tmp_path_factory.mktemp("pcmk"))
+
+    def _safety_net() -> None:
+        # Runs if the interpreter exits without finishing this fixture's
+        # teardown.  A killed interpreter is covered by the daemons' pdeathsig.
+        try:
+            cluster.stop()
+        except Exception as exc:
+            print(f"pcmk_cluster: stop at exit failed: {exc}", file=sys.stderr)
+
+    atexit.register(_safety_net)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            atexit.unregister(_safety_net)

@@ -1,0 +1,1 @@
+"""Test-lab libraries: run real services (RabbitMQ, OpenStack) on loopback for tests."""

@@ -1,0 +1,104 @@
+"""Install hakit's agents for the real cluster tools, the way the packages do.
+
+The launchers run under the system python3 (``-s``), like the packaged ones;
+the library goes to a private directory the launchers add to ``sys.path``,
+so a test run never overwrites a packaged hakit in dist-packages.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+OCF_ROOT = Path("/usr/lib/ocf")
+AGENT_DIR = OCF_ROOT / "resource.d" / "hakit"
+LIBDIR = Path("/usr/lib/hakit-test/python")
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def install_agents() -> Path:
+    """Install library and launchers into the live system; return the agent dir."""
+    subprocess.run(
+        [
+            SYSTEM_PYTHON,
+            str(ROOT / "packaging" / "install.py"),
+            "--destdir",
+            "/",
+            "--python",
+            SYSTEM_PYTHON,
+            "--libdir",
+            str(LIBDIR),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return AGENT_DIR
+
+
+def agent_path(name: str) -> Path:
+    """The installed launcher of agent ``name``."""
+    return AGENT_DIR / name
+
+
+@dataclass
+class Run:
+    """What one agent action returned."""
+
+    rc: int
+    out: str
+    err: str
+    seconds: float
+
+    @property
+    def reasons(self) -> list[str]:
+        """The ``ocf-exit-reason:`` lines."""
+        prefix = "ocf-exit-reason:"
+        return [
+            line[len(prefix) :]
+            for line in self.err.splitlines()
+            if line.startswith(prefix)
+        ]
+
+
+def run(
+    name: str,
+    action: str,
+    params: Mapping[str, object],
+    *,
+    instance: str = "",
+    extra_env: Optional[Mapping[str, str]] = None,
+    timeout_ms: int = 60000,
+    interval_ms: int = 0,
+) -> Run:
+    """Run an installed agent with the minimal environment pacemaker-execd gives."""
+    environ = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "OCF_ROOT": str(OCF_ROOT),
+        "OCF_RA_VERSION_MAJOR": "1",
+        "OCF_RA_VERSION_MINOR": "1",
+        "OCF_RESOURCE_INSTANCE": instance or f"it-{name}",
+        "OCF_RESOURCE_TYPE": name,
+        "OCF_RESOURCE_PROVIDER": "hakit",
+        "OCF_RESKEY_crm_feature_set": "3.16.2",
+        "OCF_RESKEY_CRM_meta_timeout": str(timeout_ms),
+        "OCF_RESKEY_CRM_meta_interval": str(interval_ms),
+    }
+    environ.update({f"OCF_RESKEY_{k}": str(v) for k, v in params.items()})
+    environ.update(extra_env or {})
+    began = time.monotonic()
+    proc = subprocess.run(
+        [str(agent_path(name)), action],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=timeout_ms / 1000 + 30,
+        check=False,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - began)

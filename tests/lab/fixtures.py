@@ -1,0 +1,226 @@
+"""pytest fixtures that provide the lab's real services on 127.0.0.1.
+
+Load with ``pytest_plugins = ["tests.lab.fixtures"]`` (in a test module or the
+root conftest).  Expensive work is session scoped: one RabbitMQ node for the
+session, and one *template* per OpenStack service whose databases and keys
+every test then copies into its own ``tmp_path`` (milliseconds).
+
+When something the lab needs is missing (the OpenStack venv, the RabbitMQ
+binaries), a fixture fails the test when ``CI=true`` and skips it with the
+reason otherwise (STYLE.md section 8).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from .openstack import (
+    Service,
+    openstack_venv,
+    prepare_keystone,
+    prepare_nova_conductor,
+    prepare_placement,
+    venv_missing,
+)
+from .ports import (
+    KEYSTONE_PORT,
+    PLACEMENT_PORT,
+    RABBIT_DIST_PORT,
+    RABBIT_EPMD_PORT,
+    RABBIT_NODE_PORT,
+    free_port,
+    port_is_free,
+)
+from .rabbitmq import RabbitNode, localhost_resolves, rabbitmq_missing
+
+
+def lab_unavailable(reason: str) -> NoReturn:
+    """Fail (``CI=true``) or skip the current test because the lab lacks something."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"test lab unavailable: {reason}", pytrace=False)
+    pytest.skip(f"test lab unavailable: {reason}")
+
+
+@dataclass(frozen=True)
+class LabPorts:
+    """The loopback ports of this session's lab services."""
+
+    keystone: int
+    placement: int
+    rabbit_node: int
+    rabbit_dist: int
+    rabbit_epmd: int
+
+
+@pytest.fixture(scope="session")
+def lab_ports() -> LabPorts:
+    """Return the planned ports, swapping any that is taken for a free one.
+
+    A taken epmd port means another run's epmd: this session then starts its
+    own on another port instead of sharing (and later stopping) a foreign one.
+    """
+    chosen: list[int] = []
+    for planned in (
+        KEYSTONE_PORT,
+        PLACEMENT_PORT,
+        RABBIT_NODE_PORT,
+        RABBIT_DIST_PORT,
+        RABBIT_EPMD_PORT,
+    ):
+        port = planned
+        while not port_is_free(port) or port in chosen:
+            port = free_port()
+        chosen.append(port)
+    return LabPorts(*chosen)
+
+
+@pytest.fixture(scope="session")
+def openstack_venv_path() -> Path:
+    """Return the complete OpenStack test virtualenv, or skip/fail."""
+    try:
+        venv = openstack_venv()
+    except (OSError, subprocess.SubprocessError) as err:
+        lab_unavailable(f"cannot locate the OpenStack venv: {err}")
+    reason = venv_missing(venv)
+    if reason:
+        lab_unavailable(reason)
+    return venv
+
+
+@pytest.fixture(scope="session")
+def rabbit_node(
+    tmp_path_factory: pytest.TempPathFactory, lab_ports: LabPorts
+) -> Iterator[RabbitNode]:
+    """Start one RabbitMQ node for the session; stop it (and its epmd) at the end."""
+    reason = rabbitmq_missing()
+    if reason is None and not localhost_resolves():
+        reason = "localhost does not resolve to 127.0.0.1"
+    if reason:
+        lab_unavailable(reason)
+    node = RabbitNode(
+        tmp_path_factory.mktemp("rabbitmq"),
+        node_port=lab_ports.rabbit_node,
+        dist_port=lab_ports.rabbit_dist,
+        epmd_port=lab_ports.rabbit_epmd,
+    )
+    try:
+        node.start(timeout=90)
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def rabbitmq(rabbit_node: RabbitNode) -> RabbitNode:
+    """Return the session's RabbitMQ node, running (restarted if a test killed it)."""
+    if not rabbit_node.is_running():
+        rabbit_node.start(timeout=90)
+    return rabbit_node
+
+
+@pytest.fixture(scope="session")
+def keystone_template(
+    tmp_path_factory: pytest.TempPathFactory,
+    openstack_venv_path: Path,
+    lab_ports: LabPorts,
+) -> Service:
+    """Prepare keystone once per session (db_sync, keys, bootstrap: ~12 s)."""
+    return prepare_keystone(
+        tmp_path_factory.mktemp("keystone-template"),
+        lab_ports.keystone,
+        venv=openstack_venv_path,
+    )
+
+
+@pytest.fixture
+def keystone_service(
+    tmp_path: Path, keystone_template: Service, openstack_venv_path: Path
+) -> Service:
+    """Return a private, prepared (not started) keystone copied from the template."""
+    return prepare_keystone(
+        tmp_path / "keystone",
+        keystone_template.port or KEYSTONE_PORT,
+        template=keystone_template,
+        venv=openstack_venv_path,
+    )
+
+
+@pytest.fixture(scope="session")
+def placement_template(
+    tmp_path_factory: pytest.TempPathFactory,
+    openstack_venv_path: Path,
+    lab_ports: LabPorts,
+) -> Service:
+    """Prepare placement once per session (db sync)."""
+    return prepare_placement(
+        tmp_path_factory.mktemp("placement-template"),
+        lab_ports.placement,
+        venv=openstack_venv_path,
+    )
+
+
+@pytest.fixture
+def placement_service(
+    tmp_path: Path, placement_template: Service, openstack_venv_path: Path
+) -> Service:
+    """Return a private, prepared (not started) no-auth placement."""
+    return prepare_placement(
+        tmp_path / "placement",
+        placement_template.port or PLACEMENT_PORT,
+        template=placement_template,
+        venv=openstack_venv_path,
+    )
+
+
+@pytest.fixture(scope="session")
+def nova_template(
+    tmp_path_factory: pytest.TempPathFactory,
+    openstack_venv_path: Path,
+    lab_ports: LabPorts,
+) -> Service:
+    """Prepare nova's databases once per session (api_db sync + db sync: ~7 s)."""
+    return prepare_nova_conductor(
+        tmp_path_factory.mktemp("nova-template"),
+        f"rabbit://guest:guest@127.0.0.1:{lab_ports.rabbit_node}/",
+        keystone_port=lab_ports.keystone,
+        placement_port=lab_ports.placement,
+        venv=openstack_venv_path,
+    )
+
+
+@pytest.fixture
+def nova_conductor_service(
+    tmp_path: Path,
+    nova_template: Service,
+    rabbitmq: RabbitNode,
+    lab_ports: LabPorts,
+    openstack_venv_path: Path,
+) -> Service:
+    """Return a private, prepared (not started) nova-conductor using ``rabbitmq``."""
+    return prepare_nova_conductor(
+        tmp_path / "nova",
+        rabbitmq.amqp_url,
+        keystone_port=lab_ports.keystone,
+        placement_port=lab_ports.placement,
+        template=nova_template,
+        venv=openstack_venv_path,
+    )
+
+
+@pytest.fixture(scope="session")
+def installed_agents() -> Path:
+    """hakit's agents installed where Pacemaker and ocf-tester find them."""
+    from .agents import install_agents  # noqa: PLC0415
+
+    if os.geteuid() != 0:
+        lab_unavailable("installing OCF agents needs root")
+    if not Path("/usr/lib/ocf/resource.d/heartbeat").is_dir():
+        lab_unavailable("resource-agents is not installed")
+    return install_agents()

@@ -1,0 +1,70 @@
+"""Fixed loopback port plan for the test lab, and a free-port helper.
+
+Every port the lab uses lies in 30000-31999 on 127.0.0.1 (LAB.md).  The fixed
+plan keeps logs and ``ss`` output readable; :func:`pick_port` falls back to a
+free port of the same range when a planned port is taken (for example by a
+second test run on the same machine).
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+
+LOOPBACK = "127.0.0.1"
+PORT_MIN = 30000
+PORT_MAX = 31999
+
+KEYSTONE_PORT = 30500
+PLACEMENT_PORT = 30501
+
+RABBIT_NODE_PORT = 30672
+RABBIT_DIST_PORT = 30682
+RABBIT_EPMD_PORT = 30369
+RABBIT_CTL_DIST_PORT_MIN = 30690
+RABBIT_CTL_DIST_PORT_MAX = 30699
+
+# free_port() never hands out a planned port, so a fallback cannot collide
+# with a service that later starts on its planned port.
+PLANNED_PORTS = frozenset(
+    {
+        KEYSTONE_PORT,
+        PLACEMENT_PORT,
+        RABBIT_NODE_PORT,
+        RABBIT_DIST_PORT,
+        RABBIT_EPMD_PORT,
+        *range(RABBIT_CTL_DIST_PORT_MIN, RABBIT_CTL_DIST_PORT_MAX + 1),
+    }
+)
+
+
+def port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    """Return True when a TCP socket can bind ``host:port`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like the servers themselves: TIME_WAIT leftovers do not block a
+        # bind, a listening socket does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = LOOPBACK, attempts: int = 200) -> int:
+    """Return a TCP port in 30000-31999 that is free on ``host``, outside the plan.
+
+    The port is only free at the time of the check; callers bind it soon after.
+    Raises RuntimeError when ``attempts`` random candidates are all taken.
+    """
+    rng = random.SystemRandom()
+    for _ in range(attempts):
+        port = rng.randint(PORT_MIN, PORT_MAX)
+        if port not in PLANNED_PORTS and port_is_free(port, host):
+            return port
+    raise RuntimeError(f"no free TCP port in {PORT_MIN}-{PORT_MAX} on {host}")
+
+
+def pick_port(preferred: int, host: str = LOOPBACK) -> int:
+    """Return ``preferred`` when it is free, else a :func:`free_port`."""
+    return preferred if port_is_free(preferred, host) else free_port(host)
