@@ -333,25 +333,40 @@ def start(
     return child.pid
 
 
-def exited_early(pid: int, settle: float) -> bool:
-    """Watch ``pid`` for ``settle`` seconds; tell whether it died meanwhile."""
+def exited_early(pid: int, settle: float) -> Optional[str]:
+    """Watch our child ``pid`` for ``settle`` seconds.
+
+    Returns:
+        None while it lives, else how it ended ("exit status 3",
+        "signal 9").
+    """
     end = time.monotonic() + settle
-    while time.monotonic() < end:
-        if not _reap_or_alive(pid):
-            return True
+    while True:
+        ended = reap(pid)
+        if ended is not None or time.monotonic() >= end:
+            return ended
         time.sleep(POLL)
-    return not _reap_or_alive(pid)
+
+
+def reap(pid: int) -> Optional[str]:
+    """Reap ``pid`` if it is our own child and dead; say how it ended.
+
+    Returns None while the process lives.
+    """
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None if is_alive(pid) else "ended"
+    if done != pid:
+        return None
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.WEXITSTATUS(status)}"
 
 
 def _reap_or_alive(pid: int) -> bool:
     """Reap ``pid`` if it is our own dead child; tell whether it is alive."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    return is_alive(pid)
+    return reap(pid) is None and is_alive(pid)
 
 
 def tree(pid: int) -> list[psutil.Process]:

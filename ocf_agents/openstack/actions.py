@@ -184,17 +184,19 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
             env=env,
             log_path=cfg.get_str("console_log"),
         )
-        if proc.exited_early(pid, min(SETTLE, ctx.deadline.remaining())):
+        ended = proc.exited_early(pid, min(SETTLE, ctx.deadline.remaining()))
+        if ended:
             proc.remove_file(pidfile)
-            raise AgentError(_died(cfg, pid))
+            raise AgentError(_died(cfg, pid, ended))
     else:
         log.info("already running as pid %d", pid)
     problem = ""
     began = time.monotonic()
     while not ctx.deadline.expired():
-        if not proc.is_alive(pid):
+        ended = proc.reap(pid)
+        if ended:
             proc.remove_file(pidfile)
-            raise AgentError(_died(cfg, pid))
+            raise AgentError(_died(cfg, pid, ended))
         problem = _check(cfg, ctx, pid)
         if not problem:
             log.info("started: pid %d is healthy", pid)
@@ -207,9 +209,10 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
     raise ActionTimeoutError(f"{ctx.spec.name} started as pid {pid} but {problem}")
 
 
-def _died(cfg: Config, pid: int) -> str:
+def _died(cfg: Config, pid: int, how: str) -> str:
     where = cfg.get_str("console_log") or "console_log (not set)"
-    return f"{cfg.get_str('binary')} (pid {pid}) exited during start; see {where}"
+    binary = cfg.get_str("binary")
+    return f"{binary} (pid {pid}) exited during start ({how}); see {where}"
 
 
 def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
