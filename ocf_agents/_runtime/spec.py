@@ -8,9 +8,12 @@ spec module must stay cheap: it is all that ``meta-data`` loads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Optional
 
 from ha_common.kinds import Kind
+
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
+if TYPE_CHECKING:
+    from typing import Callable
 
 #: Actions every hakit agent implements through the runtime.
 RUNTIME_ACTIONS = ("meta-data", "validate-all", "usage")
@@ -24,13 +27,13 @@ class Param:
     kind: Kind
     shortdesc: str
     longdesc: str = ""
-    default: Optional[str] = None
+    default: str | None = None
     required: bool = False
     unique: bool = False
     reloadable: bool = False
     secret: bool = False
-    replaces: Optional[str] = None
-    check: Optional[Callable[[object], None]] = None
+    replaces: str | None = None
+    check: Callable[[object], None] | None = None
 
     def __post_init__(self) -> None:
         """Refuse declarations that could never work."""
@@ -44,8 +47,8 @@ class Timing:
 
     timeout: int
     interval: int = 0
-    depth: Optional[int] = None
-    role: Optional[str] = None
+    depth: int | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,9 @@ class Action:
 
     name: str
     timeout: int
-    interval: Optional[int] = None
-    depth: Optional[int] = None
-    role: Optional[str] = None
+    interval: int | None = None
+    depth: int | None = None
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,10 +131,10 @@ def standard_actions(
     stop: int = 60,
     monitor: Timing = Timing(timeout=20, interval=10),
     extra_monitors: tuple[Timing, ...] = (),
-    promote: Optional[int] = None,
-    demote: Optional[int] = None,
-    notify: Optional[int] = None,
-    reload: Optional[int] = None,
+    promote: int | None = None,
+    demote: int | None = None,
+    notify: int | None = None,
+    reload: int | None = None,
 ) -> tuple[Action, ...]:
     """Build the action list most agents share, in the order meta-data shows it."""
     actions = [

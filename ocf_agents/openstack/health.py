@@ -11,7 +11,6 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from typing import Optional
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +81,7 @@ def transport_ports(config_files: Sequence[str]) -> tuple[int, ...]:
     """
     import configparser  # noqa: PLC0415 - only RPC workers need it
 
-    url: Optional[str] = None
+    url: str | None = None
     for path in config_files:
         parser = configparser.RawConfigParser(strict=False, interpolation=None)
         try:
