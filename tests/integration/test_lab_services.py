@@ -12,7 +12,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 import psutil
 import pytest
@@ -35,7 +35,7 @@ def _wait_until(
     condition: Callable[[], bool],
     timeout: float,
     what: str,
-    proc: Optional[subprocess.Popen[bytes]] = None,
+    proc: subprocess.Popen[bytes] | None = None,
 ) -> float:
     """Poll ``condition``; return the seconds it took, fail after ``timeout``."""
     start = time.monotonic()

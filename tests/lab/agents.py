@@ -12,7 +12,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 OCF_ROOT = Path("/usr/lib/ocf")
@@ -73,7 +72,7 @@ def run(
     params: Mapping[str, object],
     *,
     instance: str = "",
-    extra_env: Optional[Mapping[str, str]] = None,
+    extra_env: Mapping[str, str] | None = None,
     timeout_ms: int = 60000,
     interval_ms: int = 0,
 ) -> Run:

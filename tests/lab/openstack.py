@@ -28,7 +28,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
 
 import psutil
 
@@ -68,9 +67,9 @@ class Service:
     argv: list[str]
     env: dict[str, str]
     config_files: list[Path]
-    port: Optional[int]
+    port: int | None
     workdir: Path
-    log_file: Optional[Path] = None
+    log_file: Path | None = None
 
     @property
     def url(self) -> str:
@@ -99,7 +98,7 @@ def openstack_venv() -> Path:
     return Path(out.stdout.strip())
 
 
-def venv_missing(venv: Optional[Path] = None) -> Optional[str]:
+def venv_missing(venv: Path | None = None) -> str | None:
     """Return why the OpenStack venv is unusable, or None when it is complete."""
     venv = venv or openstack_venv()
     if not (venv / ".complete").is_file():
@@ -114,11 +113,11 @@ def venv_missing(venv: Optional[Path] = None) -> Optional[str]:
 
 
 def prepare_keystone(
-    workdir: Union[os.PathLike[str], str],
+    workdir: os.PathLike[str] | str,
     port: int = KEYSTONE_PORT,
     *,
-    template: Optional[Service] = None,
-    venv: Optional[Path] = None,
+    template: Service | None = None,
+    venv: Path | None = None,
 ) -> Service:
     """Prepare keystone (sqlite, fernet, bootstrap) served by gunicorn on ``port``.
 
@@ -205,11 +204,11 @@ def prepare_keystone(
 
 
 def prepare_placement(
-    workdir: Union[os.PathLike[str], str],
+    workdir: os.PathLike[str] | str,
     port: int = PLACEMENT_PORT,
     *,
-    template: Optional[Service] = None,
-    venv: Optional[Path] = None,
+    template: Service | None = None,
+    venv: Path | None = None,
 ) -> Service:
     """Prepare a no-auth placement API (sqlite) served by gunicorn on ``port``.
 
@@ -257,13 +256,13 @@ def prepare_placement(
 
 
 def prepare_nova_conductor(
-    workdir: Union[os.PathLike[str], str],
+    workdir: os.PathLike[str] | str,
     transport_url: str,
     keystone_port: int = KEYSTONE_PORT,
     placement_port: int = PLACEMENT_PORT,
     *,
-    template: Optional[Service] = None,
-    venv: Optional[Path] = None,
+    template: Service | None = None,
+    venv: Path | None = None,
 ) -> Service:
     """Prepare nova-conductor (sqlite, one worker) using RabbitMQ at ``transport_url``.
 
@@ -331,9 +330,7 @@ def prepare_nova_conductor(
 # -- running and observing services -----------------------------------------------
 
 
-def spawn(
-    service: Service, console_log: Optional[Path] = None
-) -> subprocess.Popen[bytes]:
+def spawn(service: Service, console_log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start ``service`` in its own session with :data:`BASE_ENV` plus ``service.env``.
 
     stdout and stderr go to ``console_log`` (default ``WORKDIR/NAME.console.log``).
@@ -352,9 +349,7 @@ def spawn(
         )
 
 
-def terminate_tree(
-    proc: Union[subprocess.Popen[bytes], int], timeout: float = 10.0
-) -> None:
+def terminate_tree(proc: subprocess.Popen[bytes] | int, timeout: float = 10.0) -> None:
     """Stop a process and all its descendants, by pid; SIGKILL after ``timeout`` s.
 
     For a Popen started with ``start_new_session=True`` its process group is
@@ -413,7 +408,7 @@ def tcp_connections(
 
 
 def wait_http(
-    url: str, timeout: float = 30.0, *, proc: Optional[subprocess.Popen[bytes]] = None
+    url: str, timeout: float = 30.0, *, proc: subprocess.Popen[bytes] | None = None
 ) -> int:
     """Poll ``GET url`` until it answers with a status below 500; return that status.
 
@@ -463,7 +458,7 @@ def _send(proc: psutil.Process, sig: int) -> None:
         pass
 
 
-def _fresh_dir(workdir: Union[os.PathLike[str], str]) -> Path:
+def _fresh_dir(workdir: os.PathLike[str] | str) -> Path:
     """Create ``workdir`` (it may exist, empty or not) and return it absolute."""
     wd = Path(workdir).resolve()
     wd.mkdir(parents=True, exist_ok=True)
@@ -507,9 +502,7 @@ def _write_gunicorn_conf(
     return path
 
 
-def _run(
-    argv: list[str], cwd: Path, extra_env: Optional[dict[str, str]] = None
-) -> None:
+def _run(argv: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> None:
     """Run one setup command, bounded; raise RuntimeError with its output on failure.
 
     The error names the binary and subcommand only, never option values.
@@ -538,13 +531,13 @@ def _run(
         raise RuntimeError(f"{what} failed with {done.returncode}:\n{tail}")
 
 
-def _stamp(wd: Path, kind: str, port: Optional[int]) -> None:
+def _stamp(wd: Path, kind: str, port: int | None) -> None:
     """Record what a prepared directory holds, so a template copy can be checked."""
     (wd / _STAMP).write_text(json.dumps({"kind": kind, "port": port}))
 
 
 def _copy_state(
-    template: Service, wd: Path, kind: str, port: Optional[int], names: list[str]
+    template: Service, wd: Path, kind: str, port: int | None, names: list[str]
 ) -> None:
     """Copy databases and key repositories ``names`` from a template Service."""
     src = template.workdir

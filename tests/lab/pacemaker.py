@@ -26,7 +26,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 #: The only variable pacemakerd gets: agents inherit the executor's environment.
 SAFE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -122,7 +122,7 @@ class ClusterCommandError(subprocess.CalledProcessError):
 class ResourceInstance(NamedTuple):
     """One primitive or clone instance as crm_mon reports it."""
 
-    node: Optional[str]  # None when the instance is not placed anywhere
+    node: str | None  # None when the instance is not placed anywhere
     role: str  # "Started", "Stopped", "Promoted", "Unpromoted", ...
     active: bool
     failed: bool
@@ -135,7 +135,7 @@ class _Proc(NamedTuple):
     starttime: int
 
 
-def _stat_fields(pid: int) -> Optional[list[str]]:
+def _stat_fields(pid: int) -> list[str] | None:
     """Return the /proc/PID/stat fields after the command name, or None."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
@@ -145,7 +145,7 @@ def _stat_fields(pid: int) -> Optional[list[str]]:
     return raw.rpartition(")")[2].split()
 
 
-def _proc_identity(pid: int) -> Optional[_Proc]:
+def _proc_identity(pid: int) -> _Proc | None:
     """Return pid + start time (field 22) of a live process, or None."""
     fields = _stat_fields(pid)
     if fields is None:
@@ -259,10 +259,10 @@ class Cluster:
         self.pacemaker_log_path = DEFAULT_PACEMAKER_LOG
         #: Seconds taken by the phases of the last start() and stop().
         self.timings: dict[str, float] = {}
-        self._corosync: Optional[subprocess.Popen[bytes]] = None
-        self._pacemakerd: Optional[subprocess.Popen[bytes]] = None
-        self._corosync_id: Optional[_Proc] = None
-        self._pacemakerd_id: Optional[_Proc] = None
+        self._corosync: subprocess.Popen[bytes] | None = None
+        self._pacemakerd: subprocess.Popen[bytes] | None = None
+        self._corosync_id: _Proc | None = None
+        self._pacemakerd_id: _Proc | None = None
         self._children: dict[int, _Proc] = {}
         self._pacemaker_log_offset = 0
         #: Every pid the last stop() dealt with (daemons and their children).
@@ -278,7 +278,7 @@ class Cluster:
         """
         return list(argv)
 
-    def tool_env(self, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    def tool_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         """Return the environment for cluster CLI tools.
 
         It is built from scratch so that a ``CIB_file``/``CIB_shadow`` or a
@@ -296,8 +296,8 @@ class Cluster:
         argv: Sequence[str],
         check: bool = True,
         timeout: float = 30,
-        input: Optional[str] = None,
-        env: Optional[dict[str, str]] = None,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run a cluster CLI tool on this node and capture its text output.
 
@@ -323,7 +323,7 @@ class Cluster:
             raise ClusterCommandError(proc.returncode, cmd, proc.stdout, proc.stderr)
         return proc
 
-    def _probe(self, argv: Sequence[str]) -> Optional[subprocess.CompletedProcess[str]]:
+    def _probe(self, argv: Sequence[str]) -> subprocess.CompletedProcess[str] | None:
         """Run a polling command; a timeout counts as "not ready" (None)."""
         try:
             return self.run(argv, check=False, timeout=_PROBE_TIMEOUT)
@@ -378,12 +378,12 @@ class Cluster:
     # ------------------------------------------------------------------ lifecycle
 
     @property
-    def corosync_pid(self) -> Optional[int]:
+    def corosync_pid(self) -> int | None:
         """Pid of the corosync we started, or None."""
         return self._corosync_id.pid if self._corosync_id else None
 
     @property
-    def pacemakerd_pid(self) -> Optional[int]:
+    def pacemakerd_pid(self) -> int | None:
         """Pid of the pacemakerd we started, or None."""
         return self._pacemakerd_id.pid if self._pacemakerd_id else None
 
@@ -596,7 +596,7 @@ class Cluster:
 
     @staticmethod
     def _wait_reaped(
-        proc: _Proc, popen: Optional[subprocess.Popen[bytes]], timeout: float
+        proc: _Proc, popen: subprocess.Popen[bytes] | None, timeout: float
     ) -> bool:
         """Wait for our own child (reaping it) or any recorded process to exit."""
         if popen is None:
@@ -651,7 +651,7 @@ class Cluster:
             and node.get("online") == "true"
         )
 
-    def dc(self) -> Optional[str]:
+    def dc(self) -> str | None:
         """Return the DC's node name, or None while there is none."""
         proc = self._probe(["crmadmin", "-q", "-D", "-t", "2s"])
         if proc is None or proc.returncode != 0:
@@ -660,7 +660,7 @@ class Cluster:
         name = (proc.stdout + proc.stderr).strip()
         return name.splitlines()[-1].strip() if name else None
 
-    def controller_state(self, node: str) -> Optional[str]:
+    def controller_state(self, node: str) -> str | None:
         """Return the controller FSM state of *node* (``S_IDLE``, ...) or None."""
         proc = self._probe(["crmadmin", "-q", "-S", node, "-t", "2s"])
         if proc is None or proc.returncode != 0:
@@ -745,7 +745,7 @@ class Cluster:
                     )
         return found
 
-    def fail_count(self, rsc_id: str, node: Optional[str] = None) -> int:
+    def fail_count(self, rsc_id: str, node: str | None = None) -> int:
         """Return the fail count of *rsc_id* on *node* (default: this node).
 
         INFINITY is returned as 1000000, Pacemaker's value for it.
@@ -807,14 +807,14 @@ class Cluster:
             ["crm_attribute", "--type", "crm_config", "--name", name, "--update", value]
         )
 
-    def cleanup(self, rsc_id: str, node: Optional[str] = None) -> None:
+    def cleanup(self, rsc_id: str, node: str | None = None) -> None:
         """Clear the failure history and fail counts of *rsc_id*."""
         argv = ["crm_resource", "--cleanup", "--resource", rsc_id]
         if node:
             argv += ["--node", node]
         self.run(argv)
 
-    def _config_object(self, rsc_id: str) -> Optional[ET.Element]:
+    def _config_object(self, rsc_id: str) -> ET.Element | None:
         resources = ET.fromstring(
             self.run(["cibadmin", "--query", "--scope", "resources"]).stdout
         )

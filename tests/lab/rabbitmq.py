@@ -21,7 +21,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import IO, Optional
+from typing import IO
 
 import psutil
 
@@ -47,7 +47,7 @@ _POLL = 0.05
 _KILL_GRACE = 5.0
 
 
-def rabbitmq_missing() -> Optional[str]:
+def rabbitmq_missing() -> str | None:
     """Return why a lab RabbitMQ node cannot run here, or None when it can."""
     for path in (RABBITMQ_SERVER, RABBITMQCTL, ERL):
         if not os.access(path, os.X_OK):
@@ -64,7 +64,7 @@ def localhost_resolves() -> bool:
     return any(info[4][0] == LOOPBACK for info in infos)
 
 
-def _alive(proc: Optional[psutil.Process]) -> bool:
+def _alive(proc: psutil.Process | None) -> bool:
     """Return True when ``proc`` runs; a zombie counts as dead (LAB.md section 2)."""
     if proc is None:
         return False
@@ -103,7 +103,7 @@ def _terminate(proc: psutil.Process, timeout: float) -> None:
     _wait_dead(proc, _KILL_GRACE)
 
 
-def _listener(port: int) -> Optional[psutil.Process]:
+def _listener(port: int) -> psutil.Process | None:
     """Return the process listening on TCP ``port`` (any address), or None."""
     for conn in psutil.net_connections(kind="tcp"):
         if (
@@ -158,10 +158,10 @@ class RabbitNode:
         self.advanced_config_file = self.node_dir / "advanced.config"
         self.enabled_plugins_file = self.node_dir / "enabled_plugins"
         self.console_log = self.log_base / "console.log"
-        self._server: Optional[subprocess.Popen[bytes]] = None
-        self._console: Optional[IO[bytes]] = None
-        self._beam: Optional[psutil.Process] = None
-        self._epmd: Optional[psutil.Process] = None  # set only if we started it
+        self._server: subprocess.Popen[bytes] | None = None
+        self._console: IO[bytes] | None = None
+        self._beam: psutil.Process | None = None
+        self._epmd: psutil.Process | None = None  # set only if we started it
 
     def __repr__(self) -> str:
         """Show the node name and AMQP port."""
@@ -175,12 +175,12 @@ class RabbitNode:
         return f"rabbit://guest:guest@{LOOPBACK}:{self.node_port}/"
 
     @property
-    def beam_pid(self) -> Optional[int]:
+    def beam_pid(self) -> int | None:
         """Return the pid of the running Erlang VM, or None."""
         return self._beam.pid if _alive(self._beam) else None
 
     @property
-    def epmd_pid(self) -> Optional[int]:
+    def epmd_pid(self) -> int | None:
         """Return the pid of the epmd this node started, or None."""
         return self._epmd.pid if _alive(self._epmd) else None
 
@@ -339,7 +339,7 @@ class RabbitNode:
         )
         self.enabled_plugins_file.write_text("[].\n")
 
-    def _adopt_epmd(self, epmd_before: Optional[psutil.Process]) -> None:
+    def _adopt_epmd(self, epmd_before: psutil.Process | None) -> None:
         """Remember the epmd on our port when none listened before our start."""
         if epmd_before is None and self._epmd is None:
             self._epmd = _listener(self.epmd_port)
