@@ -165,3 +165,36 @@ def test_stop_with_unusable_binary_uses_the_pidfile(service):
     broken = {**params, "binary": "relative/path"}
     assert run_agent(AGENT, "stop", broken, extra).rc == OcfRc.SUCCESS
     assert gone(pid, timeout=0.5)
+
+
+def test_service_runs_as_the_configured_user(fakesvc):
+    """The daemon drops to ``user`` (root starts it); stop still works."""
+    if os.geteuid() != 0:
+        pytest.skip("switching user needs root")
+    import pwd
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    params, extra = fakesvc
+    # nobody must be able to reach the program and its config file, so not
+    # under pytest's private (0700) temporary tree.
+    public = Path(tempfile.mkdtemp(prefix="hakit-user-"))
+    public.chmod(0o755)
+    binary = public / "fakesvc"
+    shutil.copy(params["binary"], binary)
+    binary.chmod(0o755)
+    conf = public / "fakesvc.conf"
+    shutil.copy(params["config"], conf)
+    conf.chmod(0o644)
+    params = {**params, "binary": str(binary), "config": str(conf), "user": "nobody"}
+    params.pop("console_log")
+    try:
+        assert run_agent(AGENT, "start", params, extra).rc == OcfRc.SUCCESS
+        service = psutil.Process(pid_of(extra))
+        assert service.uids().real == pwd.getpwnam("nobody").pw_uid
+        assert service.gids().real == pwd.getpwnam("nobody").pw_gid
+        assert run_agent(AGENT, "monitor", params, {**extra, **RECURRING}).rc == 0
+    finally:
+        assert run_agent(AGENT, "stop", params, extra).rc == OcfRc.SUCCESS
+        shutil.rmtree(public)
