@@ -46,6 +46,7 @@ test: lint
 
 golden: deps
 	$(PY) tests/contract/golden.py --write
+	$(PY) tests/contract/golden_cib.py --write
 
 demo: deps
 	$(PY) examples/demo.py

@@ -1,0 +1,429 @@
+"""What a topology implies: the OpenStack controller-cluster recipe.
+
+``build(topology)`` returns the CIB model for the reference design of the OPNFV
+HA guideline: fencing first (one device per node and level, never placed on
+its own target), VIPs in front of an HAProxy clone, Galera as a promotable
+clone, clustered RabbitMQ, and the OpenStack services as interleaved clones
+ordered after the database and the message bus with resource sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cib_builder.model import (
+    MINUS_INFINITY,
+    Action,
+    AgentRef,
+    Cib,
+    Clone,
+    Colocation,
+    Constraint,
+    FencingLevel,
+    Kind,
+    Location,
+    Node,
+    Op,
+    Order,
+    Primitive,
+    Resource,
+    ResourceSet,
+    Role,
+)
+from cib_builder.topology import Bmc, NodeSpec, Override, Topology
+from ocf_agents.openstack.services import API, SERVICES, Service
+
+#: Services that run active/passive in the reference design (one instance).
+ACTIVE_PASSIVE = frozenset({"cinder-volume"})
+
+#: How long a failure counts against a node before Pacemaker forgets it, so a
+#: repaired node takes its share of clones back without an operator.
+FAILURE_TIMEOUT = "60s"
+
+PROPERTIES_RECHECK = "60s"
+
+
+def _hakit(agent: str) -> AgentRef:
+    return AgentRef("ocf", agent, provider="hakit")
+
+
+def _pairs(**values: str) -> tuple[tuple[str, str], ...]:
+    return tuple(values.items())
+
+
+def _ops(
+    override: Override | None,
+    *,
+    start: int,
+    stop: int,
+    monitor: int,
+    monitor_timeout: int = 20,
+    extra: Iterable[Op] = (),
+) -> tuple[Op, ...]:
+    timeouts = dict(override.timeouts) if override else {}
+    interval = (override.monitor_interval if override else None) or monitor
+    ops = [
+        Op("start", 0, timeouts.get("start", start)),
+        Op("stop", 0, timeouts.get("stop", stop)),
+    ]
+    for op in extra:
+        ops.append(Op(op.name, op.interval, timeouts.get(op.name, op.timeout), op.role))
+    if not any(op.name == "monitor" for op in extra):
+        ops.append(Op("monitor", interval, timeouts.get("monitor", monitor_timeout)))
+    return tuple(ops)
+
+
+def _clone_meta(override: Override | None, **meta: str) -> tuple[tuple[str, str], ...]:
+    values = dict(meta)
+    if override and override.clone_max is not None:
+        values["clone-max"] = str(override.clone_max)
+    return tuple(values.items())
+
+
+def _params(
+    base: Iterable[tuple[str, str]], override: Override | None
+) -> tuple[tuple[str, str], ...]:
+    values = dict(base)
+    if override:
+        values.update(override.params)
+    return tuple(values.items())
+
+
+# -- fencing -----------------------------------------------------------------
+
+
+def _password_script(bmc: Bmc) -> str:
+    if bmc.password_script:
+        return bmc.password_script
+    # Run without a shell by the fence agent: a plain command, no redirection.
+    return f"/bin/cat {bmc.password_file}"
+
+
+def _fence_device(
+    device_id: str, node: NodeSpec, bmc: Bmc, topology: Topology
+) -> Primitive:
+    params: list[tuple[str, str]] = [
+        ("ip", bmc.address),
+        ("ipport", str(bmc.port)),
+        ("username", bmc.username),
+        ("password_script", _password_script(bmc)),
+    ]
+    if bmc.type == "ipmi":
+        agent = "fence_hakit_ipmi"
+        params.append(("lanplus", "1" if bmc.lanplus else "0"))
+        if bmc.cipher is not None:
+            params.append(("cipher", str(bmc.cipher)))
+        params.append(("privlvl", bmc.privlvl))
+    else:
+        agent = "fence_hakit_redfish"
+        if bmc.systems_uri:
+            params.append(("systems_uri", bmc.systems_uri))
+        if bmc.ssl_insecure:
+            params.append(("ssl_insecure", "1"))
+        if bmc.ssl_ca_file:
+            params.append(("ssl_ca_file", bmc.ssl_ca_file))
+    params.append(("pcmk_host_list", node.name))
+    params.append(("pcmk_host_check", "static-list"))
+    if topology.allow_two_node and len(topology.nodes) == 2 and topology.fencing_delay:
+        # A random delay keeps the two nodes from fencing each other at once.
+        params.append(("pcmk_delay_max", f"{topology.fencing_delay}s"))
+    return Primitive(
+        id=device_id,
+        agent=AgentRef("stonith", agent),
+        params=tuple(params),
+        ops=(Op("monitor", 60, 20),),
+        description=f"fencing of {node.name} through its {bmc.type} BMC",
+    )
+
+
+def _fencing(
+    topology: Topology,
+) -> tuple[list[Resource], list[Constraint], list[FencingLevel]]:
+    devices: list[Resource] = []
+    constraints: list[Constraint] = []
+    levels: list[FencingLevel] = []
+    for node in topology.nodes:
+        for index, bmc in enumerate((node.bmc, node.fallback_bmc), start=1):
+            if bmc is None:
+                continue
+            device_id = f"fence-{node.name}" + ("" if index == 1 else f"-{index}")
+            devices.append(_fence_device(device_id, node, bmc, topology))
+            constraints.append(
+                Location(
+                    f"l-{device_id}-avoid-self", device_id, node.name, MINUS_INFINITY
+                )
+            )
+            levels.append(FencingLevel(node.name, index, (device_id,)))
+    return devices, constraints, levels
+
+
+# -- services ----------------------------------------------------------------
+
+
+def _override(topology: Topology, name: str) -> Override | None:
+    return dict(topology.overrides).get(name)
+
+
+def _vips(topology: Topology) -> list[Primitive]:
+    vips = []
+    for vip in topology.vips:
+        params = [("ip", vip.address), ("cidr_netmask", str(vip.prefix))]
+        if vip.nic:
+            params.append(("nic", vip.nic))
+        vips.append(
+            Primitive(
+                id=f"vip-{vip.name}",
+                agent=AgentRef("ocf", "IPaddr2", provider="heartbeat"),
+                params=tuple(params),
+                ops=_ops(None, start=20, stop=20, monitor=10),
+                description=f"{vip.name} virtual IP, in front of HAProxy",
+            )
+        )
+    return vips
+
+
+def _simple_clone(
+    rsc_id: str, agent: AgentRef, override: Override | None, **params: str
+) -> Clone:
+    child = Primitive(
+        id=rsc_id,
+        agent=agent,
+        params=_params(params.items(), override),
+        ops=_ops(override, start=60, stop=60, monitor=10),
+    )
+    return Clone(f"{rsc_id}-clone", child, _clone_meta(override, interleave="true"))
+
+
+def _haproxy(topology: Topology) -> Clone:
+    override = _override(topology, "haproxy")
+    if topology.haproxy == "ocf":
+        agent = AgentRef("ocf", "haproxy", provider="heartbeat")
+        return _simple_clone(
+            "haproxy", agent, override, conffile="/etc/haproxy/haproxy.cfg"
+        )
+    return _simple_clone("haproxy", AgentRef("systemd", "haproxy"), override)
+
+
+def _galera(topology: Topology) -> Clone:
+    assert topology.galera is not None
+    override = _override(topology, "galera")
+    count = len(topology.nodes)
+    host_map = ";".join(f"{n.name}:{n.address}" for n in topology.nodes)
+    child = Primitive(
+        id="galera",
+        agent=_hakit("galera"),
+        params=_params(
+            (
+                ("wsrep_cluster_address", topology.galera.cluster_address),
+                ("cluster_host_map", host_map),
+            ),
+            override,
+        ),
+        ops=_ops(
+            override,
+            start=120,
+            stop=120,
+            monitor=10,
+            extra=(
+                Op("promote", 0, 300),
+                Op("demote", 0, 120),
+                Op("monitor", 10, 30, Role.PROMOTED),
+                Op("monitor", 30, 30, Role.UNPROMOTED),
+            ),
+        ),
+        description="MariaDB Galera member: promoted = synced in the primary component",
+    )
+    meta = _clone_meta(
+        override,
+        **{
+            "promotable": "true",
+            "promoted-max": str(count),
+            "promoted-node-max": "1",
+            "clone-max": str(count),
+            "clone-node-max": "1",
+            "ordered": "true",
+            "interleave": "true",
+            "notify": "true",
+        },
+    )
+    return Clone("galera-clone", child, meta, promotable=True)
+
+
+def _rabbitmq(topology: Topology) -> Clone:
+    override = _override(topology, "rabbitmq")
+    child = Primitive(
+        id="rabbitmq",
+        agent=_hakit("rabbitmq"),
+        params=_params((), override),
+        ops=_ops(
+            override,
+            start=200,
+            stop=120,
+            monitor=10,
+            monitor_timeout=40,
+            extra=(Op("notify", 0, 20), Op("monitor", 10, 40)),
+        ),
+        description="RabbitMQ cluster member",
+    )
+    meta = _clone_meta(override, notify="true", ordered="true", interleave="true")
+    return Clone("rabbitmq-clone", child, meta)
+
+
+def _opendaylight(topology: Topology) -> Clone:
+    override = _override(topology, "opendaylight")
+    child = Primitive(
+        id="opendaylight",
+        agent=_hakit("opendaylight"),
+        params=_params((), override),
+        ops=_ops(
+            override,
+            start=300,
+            stop=120,
+            monitor=10,
+            monitor_timeout=30,
+        ),
+        description="OpenDaylight controller (Karaf), clustered",
+    )
+    return Clone("opendaylight-clone", child, _clone_meta(override, interleave="true"))
+
+
+def _openstack(topology: Topology, svc: Service) -> Resource:
+    override = _override(topology, svc.name)
+    child = Primitive(
+        id=svc.name,
+        agent=_hakit(svc.name),
+        params=_params((), override),
+        ops=_ops(
+            override,
+            start=60 if svc.kind == API else 90,
+            stop=60,
+            monitor=10,
+        ),
+        description=svc.summary,
+    )
+    if svc.name in ACTIVE_PASSIVE:
+        return child
+    return Clone(f"{svc.name}-clone", child, _clone_meta(override, interleave="true"))
+
+
+# -- constraints -------------------------------------------------------------
+
+
+def _orders(
+    galera: Clone | None,
+    rabbitmq: Clone | None,
+    memcached: Clone | None,
+    odl: Clone | None,
+    openstack: dict[str, Resource],
+) -> list[Constraint]:
+    orders: list[Constraint] = []
+    keystone = openstack.get("keystone")
+    rest = tuple(r.id for name, r in openstack.items() if name != "keystone")
+    tiers: list[ResourceSet] = []
+    if keystone is not None:
+        tiers.append(ResourceSet((keystone.id,)))
+    if rest:
+        tiers.append(ResourceSet(rest, sequential=False))
+    if galera is not None and tiers:
+        orders.append(
+            Order(
+                "o-galera-before-openstack",
+                (ResourceSet((galera.id,), action=Action.PROMOTE), *tiers),
+            )
+        )
+    if rabbitmq is not None and rest:
+        orders.append(
+            Order(
+                "o-rabbitmq-before-openstack",
+                (ResourceSet((rabbitmq.id,)), ResourceSet(rest, sequential=False)),
+            )
+        )
+    if memcached is not None and keystone is not None:
+        orders.append(
+            Order(
+                "o-memcached-before-keystone",
+                (ResourceSet((memcached.id,)), ResourceSet((keystone.id,))),
+            )
+        )
+    neutron = tuple(
+        r.id for name, r in openstack.items() if name.startswith("neutron-")
+    )
+    if odl is not None and neutron:
+        orders.append(
+            Order(
+                "o-opendaylight-before-neutron",
+                (ResourceSet((odl.id,)), ResourceSet(neutron, sequential=False)),
+            )
+        )
+    return orders
+
+
+def _vip_constraints(vips: list[Primitive], haproxy: Clone | None) -> list[Constraint]:
+    if not vips or haproxy is None:
+        return []
+    vip_set = ResourceSet(tuple(v.id for v in vips), sequential=False)
+    return [
+        # Sets colocate each earlier set with the later one: VIPs follow HAProxy.
+        Colocation("c-vips-with-haproxy", (vip_set, ResourceSet((haproxy.id,)))),
+        Order(
+            "o-vips-before-haproxy",
+            (vip_set, ResourceSet((haproxy.id,))),
+            kind=Kind.OPTIONAL,
+        ),
+    ]
+
+
+def build(topology: Topology) -> Cib:
+    """Compile ``topology`` into the controller-cluster CIB model."""
+    nodes = tuple(Node(n.name, i) for i, n in enumerate(topology.nodes, start=1))
+    devices, constraints, levels = _fencing(topology)
+    resources: list[Resource] = list(devices)
+
+    vips = _vips(topology)
+    resources.extend(vips)
+    haproxy = _haproxy(topology) if topology.haproxy else None
+    memcached = (
+        _simple_clone(
+            "memcached",
+            AgentRef("systemd", "memcached"),
+            _override(topology, "memcached"),
+        )
+        if topology.memcached
+        else None
+    )
+    galera = _galera(topology) if topology.galera else None
+    rabbitmq = _rabbitmq(topology) if topology.rabbitmq else None
+    odl = _opendaylight(topology) if topology.opendaylight else None
+    for rsc in (haproxy, memcached, galera, rabbitmq, odl):
+        if rsc is not None:
+            resources.append(rsc)
+    table = {svc.name: svc for svc in SERVICES}
+    openstack = {name: _openstack(topology, table[name]) for name in topology.openstack}
+    resources.extend(openstack.values())
+
+    constraints.extend(_vip_constraints(vips, haproxy))
+    constraints.extend(_orders(galera, rabbitmq, memcached, odl, openstack))
+
+    properties = _pairs(
+        **{
+            "stonith-enabled": "true",
+            "no-quorum-policy": "stop",
+            "cluster-name": topology.name,
+            "cluster-recheck-interval": PROPERTIES_RECHECK,
+        }
+    )
+    return Cib(
+        nodes=nodes,
+        properties=properties,
+        rsc_defaults=_pairs(
+            **{
+                "resource-stickiness": "1",
+                "migration-threshold": "3",
+                "failure-timeout": FAILURE_TIMEOUT,
+            }
+        ),
+        op_defaults=_pairs(timeout="60s", **{"record-pending": "true"}),
+        resources=tuple(resources),
+        constraints=tuple(constraints),
+        fencing=tuple(levels),
+    )

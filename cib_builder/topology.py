@@ -1,0 +1,921 @@
+"""Read a topology file (TOML) into validated, frozen dataclasses.
+
+The topology says what the controller cluster is made of; the recipe turns it
+into a CIB model.  Every mistake is reported with the path of the offending
+field (``nodes[2].bmc.address``), all at once, in one :class:`TopologyError`.
+Apart from :func:`load` reading its one file, nothing here does I/O.
+
+The format::
+
+    [cluster]
+    name = "opnfv"            # required: letters, digits, - and _
+    allow_two_node = false    # optional, default false
+    fencing_delay = 0         # seconds, default 0; must be > 0 with two nodes
+
+    [[nodes]]                 # 3 or more (an even count is a warning);
+                              # exactly 2 only with allow_two_node = true
+    name = "ctl1"             # unique, host-name syntax
+    address = "192.168.77.11" # internal cluster address: IPv4 or IPv6, unique
+    [nodes.bmc]               # required: the first fencing level
+    type = "ipmi"             # "ipmi" or "redfish"
+    address = "10.20.0.11"    # IP address or host name
+    port = 623                # optional: 623 for ipmi, 443 for redfish
+    username = "admin"
+    password_script = "/usr/local/bin/bmc-password ctl1"
+    # password_file = "/etc/hakit/bmc/ctl1"   # exactly one of the two
+    # ipmi only:    lanplus (default true), cipher (0-17, default 3; none
+    #               without lanplus), privlvl (callback, user, operator,
+    #               administrator; default administrator)
+    # redfish only: systems_uri (starts with /redfish/v1/), ssl_insecure
+    #               (default false), ssl_ca_file (absolute path)
+    [nodes.fallback_bmc]      # optional second fencing level, same keys
+
+    [[vips]]                  # optional, any number
+    name = "public"           # unique: a-z, 0-9, _ and -
+    address = "172.16.0.10"   # unique, not a node address
+    prefix = 24               # 0-32 for IPv4, 0-128 for IPv6
+    nic = "eth1"              # optional interface name
+
+    [services]                # every service is optional
+    haproxy = "systemd"       # "systemd" or "ocf"; absent: not deployed
+    memcached = "systemd"     # "systemd"; absent: not deployed
+    rabbitmq = true           # default false
+    opendaylight = true       # default false
+    [services.galera]         # present: deployed
+    cluster_address = "gcomm://192.168.77.11,192.168.77.12,192.168.77.13"
+                              # optional; default: gcomm:// + node addresses
+    [services.openstack]
+    enable = ["keystone", "nova-api"]   # service agents, in this order
+
+    [overrides.nova-api]      # an enabled OpenStack service, or a deployed
+                              # galera, rabbitmq, opendaylight, haproxy, memcached
+    params = { workers = "4" }              # string values, keys [a-z0-9_]
+    timeouts = { start = 120, stop = 60 }   # seconds, per action: start, stop,
+                              # monitor, notify; promote and demote for galera
+    monitor_interval = 10     # seconds
+    clone_max = 2             # 1 to the number of nodes
+
+Passwords never go into the topology: ``password_script`` names a program
+(run later without a shell, so its first word is an absolute path) that
+prints the password; ``password_file`` names a file that holds it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ha_common import kinds
+from ocf_agents._runtime import registry
+from ocf_agents.openstack.services import SERVICE_NAMES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from ocf_agents._runtime.spec import Param
+
+IPMI = "ipmi"
+REDFISH = "redfish"
+BMC_TYPES = (IPMI, REDFISH)
+DEFAULT_PORTS = {IPMI: 623, REDFISH: 443}
+PRIVILEGE_LEVELS = ("callback", "user", "operator", "administrator")
+HAPROXY_MANAGERS = ("systemd", "ocf")
+MEMCACHED_MANAGERS = ("systemd",)
+#: Resources besides the OpenStack services that an override may name.
+INFRASTRUCTURE = ("galera", "rabbitmq", "opendaylight", "haproxy", "memcached")
+ACTIONS = ("start", "stop", "monitor", "promote", "demote", "notify")
+PROMOTABLE = ("galera",)
+#: ODL manages Open vSwitch itself; the OVS agent would fight it for the bridges.
+REPLACED_BY_OPENDAYLIGHT = ("neutron-openvswitch-agent",)
+#: Path of the problems that concern the file as a whole.
+FILE = "(file)"
+
+_ROOT_KEYS = ("cluster", "nodes", "vips", "services", "overrides")
+_CLUSTER_KEYS = ("name", "allow_two_node", "fencing_delay")
+_NODE_KEYS = ("name", "address", "bmc", "fallback_bmc")
+_BMC_KEYS = ("type", "address", "port", "username", "password_script", "password_file")
+_IPMI_KEYS = ("lanplus", "cipher", "privlvl")
+_REDFISH_KEYS = ("systems_uri", "ssl_insecure", "ssl_ca_file")
+_VIP_KEYS = ("name", "address", "prefix", "nic")
+_SERVICES_KEYS = (
+    "haproxy",
+    "memcached",
+    "galera",
+    "rabbitmq",
+    "opendaylight",
+    "openstack",
+)
+_GALERA_KEYS = ("cluster_address",)
+_OPENSTACK_KEYS = ("enable",)
+_OVERRIDE_KEYS = ("params", "timeouts", "monitor_interval", "clone_max")
+
+_NO_PASSWORD = (
+    "passwords never go into the topology: use password_script or password_file"
+)
+_IPMI_USER_MAX = 16  # IPMI 2.0 user names are at most 16 bytes
+
+_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
+_PARAM_RE = re.compile(r"^[a-z0-9_]+$")
+_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_TOML_TYPES = (
+    (bool, "a boolean"),  # before int: bool is an int subclass
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a topology, and where.
+
+    Attributes:
+        path: the field, like ``nodes[2].bmc.address``; ``(file)`` for the
+            file as a whole.
+        message: what is wrong, for a person.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        """Render ``path: message``."""
+        return f"{self.path}: {self.message}"
+
+
+class TopologyError(Exception):
+    """A topology file that cannot be used, with every problem found in it."""
+
+    def __init__(self, source: str, problems: tuple[Problem, ...]) -> None:
+        """Keep the file name and the problems.
+
+        Args:
+            source: the file name (or ``<string>``) the problems refer to.
+            problems: every problem found, in file order.
+        """
+        super().__init__(source, problems)
+        self.source = source
+        self.problems = problems
+
+    def __str__(self) -> str:
+        """Render one ``<source>: <path>: <message>`` line per problem."""
+        return "\n".join(f"{self.source}: {problem}" for problem in self.problems)
+
+
+@dataclass(frozen=True)
+class Bmc:
+    """A node's baseboard management controller: one fencing device.
+
+    ``lanplus``, ``cipher`` and ``privlvl`` apply to IPMI, ``systems_uri``,
+    ``ssl_insecure`` and ``ssl_ca_file`` to Redfish; the others keep their
+    defaults.  ``cipher`` is None for IPMI without lanplus.
+    """
+
+    type: str
+    address: str
+    port: int
+    username: str
+    password_script: str | None
+    password_file: str | None
+    lanplus: bool = True
+    cipher: int | None = 3
+    privlvl: str = "administrator"
+    systems_uri: str | None = None
+    ssl_insecure: bool = False
+    ssl_ca_file: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """A controller: its cluster name, internal address and fencing devices."""
+
+    name: str
+    address: str
+    bmc: Bmc
+    fallback_bmc: Bmc | None
+
+
+@dataclass(frozen=True)
+class Vip:
+    """A virtual IP address in front of HAProxy."""
+
+    name: str
+    address: str
+    prefix: int
+    nic: str | None
+
+
+@dataclass(frozen=True)
+class GaleraSpec:
+    """The Galera cluster, deployed when present."""
+
+    cluster_address: str
+
+
+@dataclass(frozen=True)
+class Override:
+    """Changes to one resource's defaults: parameters, timeouts, meta."""
+
+    params: tuple[tuple[str, str], ...] = ()
+    timeouts: tuple[tuple[str, int], ...] = ()
+    monitor_interval: int | None = None
+    clone_max: int | None = None
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A whole controller cluster, validated.
+
+    Attributes:
+        source: the file it was read from.
+        haproxy: ``systemd`` or ``ocf``; None when HAProxy is not deployed.
+        memcached: ``systemd``; None when memcached is not deployed.
+        openstack: the enabled OpenStack service agents, in the file's order.
+        overrides: resource name -> override, in the file's order.
+        warnings: what is allowed but unwise, such as an even node count.
+    """
+
+    source: str
+    name: str
+    allow_two_node: bool
+    fencing_delay: int
+    nodes: tuple[NodeSpec, ...]
+    vips: tuple[Vip, ...]
+    haproxy: str | None
+    memcached: str | None
+    galera: GaleraSpec | None
+    rabbitmq: bool
+    opendaylight: bool
+    openstack: tuple[str, ...]
+    overrides: tuple[tuple[str, Override], ...]
+    warnings: tuple[Problem, ...]
+
+    def override(self, name: str) -> Override | None:
+        """Return the override of resource ``name``, if the file has one."""
+        for key, value in self.overrides:
+            if key == name:
+                return value
+        return None
+
+
+def load(path: str | os.PathLike[str]) -> Topology:
+    """Read and validate the topology file at ``path``.
+
+    Raises:
+        TopologyError: the file cannot be read, is not TOML, or is not a
+            valid topology; every problem is listed.
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as stream:
+            raw = stream.read()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise TopologyError(
+            source, (Problem(FILE, f"cannot read: {reason}"),)
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Problem(FILE, f"not UTF-8 text (byte {exc.start})")
+        raise TopologyError(source, (problem,)) from None
+    return parse(text, source)
+
+
+def parse(text: str, source: str = "<string>") -> Topology:
+    """Validate the topology in ``text``; ``source`` names it in messages.
+
+    Raises:
+        TopologyError: the text is not TOML or not a valid topology; every
+            problem is listed.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TopologyError(source, (Problem(FILE, str(exc)),)) from None
+    except RecursionError:
+        raise TopologyError(source, (Problem(FILE, "nested too deeply"),)) from None
+    reader = _Reader()
+    topology = reader.topology(data, source)
+    if reader.problems or topology is None:
+        raise TopologyError(source, tuple(reader.problems))
+    return topology
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _join(path: str, key: str) -> str:
+    if not _BARE_KEY_RE.match(key):
+        key = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{path}.{key}" if path else key
+
+
+def _toml_type(value: object) -> str:
+    for kind, name in _TOML_TYPES:
+        if isinstance(value, kind):
+            return name
+    return "a date or time"
+
+
+def _suggest(word: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "known: " + ", ".join(known)
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def _matching(pattern: str, message: str) -> Callable[[str], str]:
+    regex = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not regex.match(value):
+            raise ValueError(message)
+        return value
+
+    return check
+
+
+def _hostname(value: str) -> str:
+    if not _HOSTNAME_RE.match(value):
+        raise ValueError("not a valid host name")
+    return value
+
+
+def _ip_address(value: str) -> str:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("not an IPv4 or IPv6 address") from None
+    if address.is_unspecified or address.is_multicast:
+        raise ValueError("not a unicast address")
+    return str(address)
+
+
+def _host(value: str) -> str:
+    try:
+        return _ip_address(value)
+    except ValueError:
+        pass
+    try:
+        return _hostname(value)
+    except ValueError:
+        raise ValueError("not an IP address or host name") from None
+
+
+def _username(value: str) -> str:
+    kinds.to_string(value)
+    if not value:
+        raise ValueError("is empty")
+    return value
+
+
+def _password_script(value: str) -> str:
+    words = kinds.to_args(value)
+    if not words:
+        raise ValueError("is empty")
+    try:
+        kinds.to_path(words[0])
+    except ValueError as exc:
+        raise ValueError(f"runs without a shell: {exc}") from None
+    return value
+
+
+def _gcomm(value: str) -> str:
+    if not value.startswith("gcomm://"):
+        raise ValueError("must start with gcomm://")
+    members = value[len("gcomm://") :]
+    if not members:
+        raise ValueError(
+            "gcomm:// without members would bootstrap a new cluster on every start"
+        )
+    if any(c.isspace() for c in value) or "" in members.split("?")[0].split(","):
+        raise ValueError("members are comma-separated addresses without spaces")
+    return value
+
+
+def _gcomm_member(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+# -- reading -------------------------------------------------------------------
+
+
+class _Table:
+    """A TOML table being read: reports unknown keys and wrong types."""
+
+    def __init__(
+        self,
+        reader: _Reader,
+        data: Mapping[str, object],
+        path: str,
+        allowed: tuple[str, ...],
+        hints: Mapping[str, str] | None = None,
+    ) -> None:
+        self.reader = reader
+        self.data = data
+        self.path = path
+        for key in data:
+            if key in allowed:
+                continue
+            hint = (hints or {}).get(key)
+            self.error(key, hint or "unknown key; allowed: " + ", ".join(allowed))
+
+    def sub(self, key: str) -> str:
+        return _join(self.path, key)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def error(self, key: str, message: str) -> None:
+        self.reader.error(self.sub(key), message)
+
+    def _get(self, key: str, kind: type, expected: str, required: bool) -> object:
+        if key not in self.data:
+            if required:
+                self.error(key, "required key is missing")
+            return None
+        value = self.data[key]
+        # bool is an int subclass: TOML true is not an integer.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.error(key, f"expected {expected}, got {_toml_type(value)}")
+            return None
+        return value
+
+    def text(
+        self,
+        key: str,
+        check: Callable[[str], str] | None = None,
+        required: bool = False,
+    ) -> str | None:
+        value = self._get(key, str, "a string", required)
+        if not isinstance(value, str):
+            return None
+        if check is None:
+            return value
+        try:
+            return check(value)
+        except ValueError as exc:
+            self.error(key, str(exc))
+            return None
+
+    def integer(
+        self, key: str, low: int, high: int | None = None, *, required: bool = False
+    ) -> int | None:
+        value = self._get(key, int, "an integer", required)
+        if not isinstance(value, int):
+            return None
+        if value < low or (high is not None and value > high):
+            shown = f"{low} to {high}" if high is not None else f"at least {low}"
+            self.error(key, f"{value} is out of range ({shown})")
+            return None
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key, bool, "a boolean", False)
+        return value if isinstance(value, bool) else default
+
+    def array(self, key: str, *, required: bool = False) -> list[object] | None:
+        value = self._get(key, list, "an array", required)
+        return value if isinstance(value, list) else None
+
+    def table(
+        self,
+        key: str,
+        allowed: tuple[str, ...],
+        *,
+        required: bool = False,
+        hints: Mapping[str, str] | None = None,
+    ) -> _Table | None:
+        value = self._get(key, dict, "a table", required)
+        if not isinstance(value, dict):
+            return None
+        return _Table(self.reader, value, self.sub(key), allowed, hints)
+
+    def tables(
+        self, key: str, allowed: tuple[str, ...], *, required: bool = False
+    ) -> list[_Table | None]:
+        """Read an array of tables; entries of another type are None."""
+        items = self.array(key, required=required)
+        if items is None:
+            return []
+        result: list[_Table | None] = []
+        for index, item in enumerate(items):
+            path = f"{self.sub(key)}[{index}]"
+            if isinstance(item, dict):
+                result.append(_Table(self.reader, item, path, allowed))
+            else:
+                self.reader.error(path, f"expected a table, got {_toml_type(item)}")
+                result.append(None)
+        return result
+
+
+class _Reader:
+    """Builds a Topology from parsed TOML, collecting every problem."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self._node_names: dict[str, str] = {}
+        self._node_addresses: dict[str, str] = {}
+        self._vip_names: dict[str, str] = {}
+        self._vip_addresses: dict[str, str] = {}
+        self._bmcs: dict[tuple[str, str, int, str | None], tuple[int, str]] = {}
+
+    def error(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def warn(self, path: str, message: str) -> None:
+        self.warnings.append(Problem(path, message))
+
+    def topology(self, data: Mapping[str, object], source: str) -> Topology | None:
+        root = _Table(self, data, "", _ROOT_KEYS)
+        cluster = root.table("cluster", _CLUSTER_KEYS, required=True)
+        name: str | None = None
+        allow_two_node = False
+        fencing_delay: int | None = 0
+        if cluster is not None:
+            check = _matching(r"^[A-Za-z0-9_-]+$", "use only letters, digits, - and _")
+            name = cluster.text("name", check, required=True)
+            allow_two_node = cluster.boolean("allow_two_node", False)
+            if cluster.has("fencing_delay"):
+                fencing_delay = cluster.integer("fencing_delay", 0)
+        node_tables = root.tables("nodes", _NODE_KEYS, required=True)
+        nodes = [
+            self.node(table, index)
+            for index, table in enumerate(node_tables)
+            if table is not None
+        ]
+        if isinstance(root.data.get("nodes"), list):
+            self.node_count(len(node_tables), allow_two_node, fencing_delay)
+        vips = [
+            self.vip(table)
+            for table in root.tables("vips", _VIP_KEYS)
+            if table is not None
+        ]
+        services = self.services(root)
+        overrides = self.overrides(root, services, len(node_tables))
+        if self.problems or name is None:
+            return None
+        addresses = [node.address for node in nodes if node is not None]
+        galera = services.galera
+        if galera is not None and not galera.cluster_address:
+            members = ",".join(_gcomm_member(a) for a in addresses)
+            galera = GaleraSpec("gcomm://" + members)
+        return Topology(
+            source=source,
+            name=name,
+            allow_two_node=allow_two_node,
+            fencing_delay=fencing_delay or 0,
+            nodes=tuple(node for node in nodes if node is not None),
+            vips=tuple(vip for vip in vips if vip is not None),
+            haproxy=services.haproxy,
+            memcached=services.memcached,
+            galera=galera,
+            rabbitmq=services.rabbitmq,
+            opendaylight=services.opendaylight,
+            openstack=services.openstack,
+            overrides=overrides,
+            warnings=tuple(self.warnings),
+        )
+
+    # -- nodes ---------------------------------------------------------------
+
+    def node(self, table: _Table, index: int) -> NodeSpec | None:
+        name = table.text("name", _hostname, required=True)
+        if name is not None:
+            first = self._node_names.setdefault(name.lower(), table.sub("name"))
+            if first != table.sub("name"):
+                table.error("name", f"duplicate of {first}")
+        address = table.text("address", _ip_address, required=True)
+        if address is not None:
+            self.node_address(table, address)
+        bmc = self.bmc(table, "bmc", index, required=True)
+        fallback = self.bmc(table, "fallback_bmc", index, required=False)
+        if (
+            bmc is not None
+            and fallback is not None
+            and _bmc_key(bmc) == _bmc_key(fallback)
+        ):
+            self.warn(table.sub("fallback_bmc"), "is the same device as bmc")
+        if name is None or address is None or bmc is None:
+            return None
+        return NodeSpec(name, address, bmc, fallback)
+
+    def node_address(self, table: _Table, address: str) -> None:
+        first = self._node_addresses.setdefault(address, table.sub("address"))
+        if first != table.sub("address"):
+            table.error("address", f"duplicate of {first}")
+            return
+        version = ipaddress.ip_address(address).version
+        for other, path in self._node_addresses.items():
+            if ipaddress.ip_address(other).version != version:
+                table.error(
+                    "address",
+                    f"IPv{version} while {path} is not: the cluster links of "
+                    "all nodes use one address family",
+                )
+                return
+
+    def node_count(self, count: int, two_node: bool, delay: int | None) -> None:
+        if count < 2:
+            self.error(
+                "nodes",
+                f"{count} node(s): a cluster needs 3 or more "
+                "(2 with cluster.allow_two_node = true)",
+            )
+        elif count == 2 and not two_node:
+            self.error(
+                "nodes",
+                "2 nodes need cluster.allow_two_node = true and a fencing_delay; "
+                "3 or more are recommended",
+            )
+        elif count == 2 and delay == 0:
+            self.error(
+                "cluster.fencing_delay",
+                "must be more than 0 with two nodes, so that they do not fence "
+                "each other at the same time",
+            )
+        elif count > 2 and count % 2 == 0:
+            self.warn(
+                "nodes",
+                f"{count} nodes: an even count tolerates no more failures than "
+                f"{count - 1} and can split in halves without quorum",
+            )
+        if two_node and count > 2:
+            self.warn("cluster.allow_two_node", f"has no effect with {count} nodes")
+
+    def bmc(self, parent: _Table, key: str, node: int, *, required: bool) -> Bmc | None:
+        raw = parent.data.get(key)
+        declared = raw.get("type") if isinstance(raw, dict) else None
+        hints = {"password": _NO_PASSWORD, "passwd": _NO_PASSWORD}
+        allowed: tuple[str, ...] = _BMC_KEYS + _IPMI_KEYS + _REDFISH_KEYS
+        for own_type, own, other_type, other in (
+            (IPMI, _IPMI_KEYS, REDFISH, _REDFISH_KEYS),
+            (REDFISH, _REDFISH_KEYS, IPMI, _IPMI_KEYS),
+        ):
+            if declared == own_type:
+                allowed = _BMC_KEYS + own
+                hints.update(dict.fromkeys(other, f"applies to {other_type} BMCs only"))
+        table = parent.table(key, allowed, required=required, hints=hints)
+        if table is None:
+            return None
+        bmc_type = table.text("type", _one_of(*BMC_TYPES), required=True)
+        address = table.text("address", _host, required=True)
+        port = table.integer("port", 1, 65535)
+        username = table.text("username", _username, required=True)
+        script = table.text("password_script", _password_script)
+        password_file = table.text("password_file", kinds.to_path)
+        if table.has("password_script") and table.has("password_file"):
+            self.error(table.path, "set only one of password_script and password_file")
+        elif not table.has("password_script") and not table.has("password_file"):
+            self.error(table.path, "set password_script or password_file")
+        if bmc_type == IPMI and username and len(username.encode()) > _IPMI_USER_MAX:
+            table.error(
+                "username", f"IPMI user names have at most {_IPMI_USER_MAX} bytes"
+            )
+        lanplus = table.boolean("lanplus", True)
+        cipher = table.integer("cipher", 0, 17)
+        if not lanplus and table.has("cipher"):
+            table.error("cipher", "cipher suites need lanplus = true")
+        privlvl = table.text("privlvl", _one_of(*PRIVILEGE_LEVELS))
+        systems_uri = table.text(
+            "systems_uri",
+            _matching(
+                r"^/redfish/v1/[A-Za-z0-9._~/%-]*$", "must start with /redfish/v1/"
+            ),
+        )
+        ssl_insecure = table.boolean("ssl_insecure", False)
+        ssl_ca_file = table.text("ssl_ca_file", kinds.to_path)
+        if ssl_insecure and table.has("ssl_ca_file"):
+            table.error("ssl_ca_file", "is not used with ssl_insecure = true")
+        if bmc_type is None or address is None or username is None:
+            return None
+        if table.has("port") and port is None:
+            return None
+        bmc = Bmc(
+            type=bmc_type,
+            address=address,
+            port=port or DEFAULT_PORTS[bmc_type],
+            username=username,
+            password_script=script,
+            password_file=password_file,
+            lanplus=lanplus,
+            cipher=(3 if lanplus else None) if cipher is None else cipher,
+            privlvl=privlvl or "administrator",
+            systems_uri=systems_uri,
+            ssl_insecure=ssl_insecure,
+            ssl_ca_file=ssl_ca_file,
+        )
+        first = self._bmcs.setdefault(_bmc_key(bmc), (node, table.path))
+        if first[0] != node:
+            self.error(
+                table.path,
+                f"same device as {first[1]}: fencing one node would cut the "
+                "power of the other",
+            )
+        return bmc
+
+    # -- vips ----------------------------------------------------------------
+
+    def vip(self, table: _Table) -> Vip | None:
+        name = table.text(
+            "name", _matching(r"^[a-z0-9_-]+$", "use only a-z, 0-9, _ and -"), True
+        )
+        address = table.text("address", _ip_address, required=True)
+        high = 128
+        if address is not None:
+            high = 32 if ipaddress.ip_address(address).version == 4 else 128
+            node = self._node_addresses.get(address)
+            if node is not None:
+                table.error("address", f"is the address of {node}")
+        prefix = table.integer("prefix", 0, high, required=True)
+        nic = table.text(
+            "nic",
+            _matching(r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$", "not an interface name"),
+        )
+        for key, value, seen in (
+            ("name", name, self._vip_names),
+            ("address", address, self._vip_addresses),
+        ):
+            if value is None:
+                continue
+            first = seen.setdefault(value, table.sub(key))
+            if first != table.sub(key):
+                table.error(key, f"duplicate of {first}")
+        if name is None or address is None or prefix is None:
+            return None
+        return Vip(name, address, prefix, nic)
+
+    # -- services ------------------------------------------------------------
+
+    def services(self, root: _Table) -> _Services:
+        found = _Services()
+        table = root.table("services", _SERVICES_KEYS)
+        if table is None:
+            return found
+        found.haproxy = table.text("haproxy", _one_of(*HAPROXY_MANAGERS))
+        found.memcached = table.text("memcached", _one_of(*MEMCACHED_MANAGERS))
+        found.rabbitmq = table.boolean("rabbitmq", False)
+        found.opendaylight = table.boolean("opendaylight", False)
+        galera = table.table("galera", _GALERA_KEYS)
+        if galera is not None:
+            address = galera.text("cluster_address", _gcomm)
+            found.galera = GaleraSpec(address or "")
+        openstack = table.table("openstack", _OPENSTACK_KEYS)
+        if openstack is not None:
+            found.openstack = self.openstack(openstack, found.opendaylight)
+        return found
+
+    def openstack(self, table: _Table, opendaylight: bool) -> tuple[str, ...]:
+        names = table.array("enable", required=True) or []
+        enabled: list[str] = []
+        for index, name in enumerate(names):
+            path = f"{table.sub('enable')}[{index}]"
+            if not isinstance(name, str):
+                self.error(path, f"expected a string, got {_toml_type(name)}")
+            elif name not in SERVICE_NAMES:
+                self.error(path, "unknown service; " + _suggest(name, SERVICE_NAMES))
+            elif name in enabled:
+                self.error(path, f"{name} is enabled twice")
+            elif opendaylight and name in REPLACED_BY_OPENDAYLIGHT:
+                self.error(path, f"{name} conflicts with opendaylight")
+            else:
+                enabled.append(name)
+        return tuple(enabled)
+
+    # -- overrides -----------------------------------------------------------
+
+    def overrides(
+        self, root: _Table, services: _Services, node_count: int
+    ) -> tuple[tuple[str, Override], ...]:
+        value = root.data.get("overrides")
+        table = root.table("overrides", tuple(value) if isinstance(value, dict) else ())
+        if table is None:
+            return ()
+        deployed = services.deployed()
+        result: list[tuple[str, Override]] = []
+        for name in table.data:
+            if name in deployed:
+                pass
+            elif name in INFRASTRUCTURE:
+                table.error(name, f"{name} is not deployed (see services.{name})")
+            elif name in SERVICE_NAMES:
+                table.error(name, f"{name} is not in services.openstack.enable")
+            else:
+                table.error(name, "unknown resource; " + _suggest(name, deployed))
+            entry = table.table(name, _OVERRIDE_KEYS)
+            if entry is not None:
+                manager = {"haproxy": services.haproxy, "memcached": services.memcached}
+                systemd = manager.get(name) == "systemd"
+                result.append((name, self.override(entry, name, systemd, node_count)))
+        return tuple(result)
+
+    def override(
+        self, table: _Table, name: str, systemd: bool, node_count: int
+    ) -> Override:
+        params = self.params(table, name, systemd)
+        timeouts: list[tuple[str, int]] = []
+        actions = table.table("timeouts", ACTIONS)
+        if actions is not None:
+            for action in actions.data:
+                if action not in ACTIONS:
+                    continue  # reported as an unknown key
+                seconds = actions.integer(action, 1)
+                if action in ("promote", "demote") and name not in PROMOTABLE:
+                    actions.error(action, f"{name} is not promotable")
+                elif seconds is not None:
+                    timeouts.append((action, seconds))
+        return Override(
+            params=params,
+            timeouts=tuple(timeouts),
+            monitor_interval=table.integer("monitor_interval", 1),
+            clone_max=table.integer("clone_max", 1, max(node_count, 1)),
+        )
+
+    def params(
+        self, table: _Table, name: str, systemd: bool
+    ) -> tuple[tuple[str, str], ...]:
+        value = table.data.get("params")
+        params = table.table("params", tuple(value) if isinstance(value, dict) else ())
+        if params is None:
+            return ()
+        if systemd and params.data:
+            table.error("params", "systemd resources take no parameters")
+        declared: dict[str, Param] = {}
+        if name in registry.AGENTS:
+            declared = {param.name: param for param in registry.spec(name).params}
+        result: list[tuple[str, str]] = []
+        for key in params.data:
+            text = params.text(key, required=True)
+            if not _PARAM_RE.match(key):
+                params.error(key, "parameter names use only a-z, 0-9 and _")
+            elif declared and key not in declared:
+                known = tuple(declared)
+                params.error(key, f"not a parameter of {name}; {_suggest(key, known)}")
+            elif text is not None and key in declared:
+                self.check_param(params, key, text, declared[key])
+            if text is not None:
+                result.append((key, text))
+        return tuple(result)
+
+    def check_param(self, table: _Table, key: str, text: str, param: Param) -> None:
+        """Convert and check a value exactly as the agent will."""
+        if param.secret:
+            table.error(key, "secrets never go into the topology")
+            return
+        try:
+            value = param.kind.convert(text)
+            if param.check is not None:
+                param.check(value)
+        except ValueError as exc:
+            table.error(key, str(exc))
+
+
+def _bmc_key(bmc: Bmc) -> tuple[str, str, int, str | None]:
+    return (bmc.type, bmc.address.lower(), bmc.port, bmc.systems_uri)
+
+
+class _Services:
+    """The services section as read, before it is spread over the Topology."""
+
+    def __init__(self) -> None:
+        self.haproxy: str | None = None
+        self.memcached: str | None = None
+        self.galera: GaleraSpec | None = None
+        self.rabbitmq = False
+        self.opendaylight = False
+        self.openstack: tuple[str, ...] = ()
+
+    def deployed(self) -> tuple[str, ...]:
+        """Names an override may refer to."""
+        infra = {
+            "galera": self.galera is not None,
+            "rabbitmq": self.rabbitmq,
+            "opendaylight": self.opendaylight,
+            "haproxy": self.haproxy is not None,
+            "memcached": self.memcached is not None,
+        }
+        return self.openstack + tuple(name for name in INFRASTRUCTURE if infra[name])
