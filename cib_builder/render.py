@@ -44,7 +44,6 @@ RSC_DEFAULTS_ID = "rsc_defaults-meta_attributes"
 OP_DEFAULTS_ID = "op_defaults-meta_attributes"
 CHECK_LEVEL = "OCF_CHECK_LEVEL"
 
-_XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 _CONTINUE = " \\\n\t"
 #: crmsh reads ``name=value`` tokens: a bare value may not hold shell syntax.
 _BARE_VALUE = re.compile(r"[A-Za-z0-9_@%+=:,./-]+\Z")
@@ -239,9 +238,15 @@ def render(cib: Cib) -> etree._Element:
 
 
 def serialize(tree: etree._Element) -> bytes:
-    """Pretty-print ``tree`` as UTF-8 with an XML declaration and a final newline."""
+    """Pretty-print ``tree`` as UTF-8 with a final newline and no XML declaration.
+
+    crmsh 4.4 (``crm configure load xml``) refuses a document whose
+    declaration names an encoding, and UTF-8 needs no declaration.
+    """
     body: bytes = etree.tostring(tree, pretty_print=True, encoding="UTF-8")
-    return _XML_DECLARATION + body
+    if body.startswith(b"<?xml"):
+        body = body.split(b"\n", 1)[1]
+    return body
 
 
 def to_bytes(cib: Cib) -> bytes:
