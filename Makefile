@@ -13,7 +13,7 @@ export VENV
 .PHONY: help deps test check lint unit contract integration golden demo install bench clean
 
 help:
-	@echo "make demo        run hakit's agents for real on a local Pacemaker node"
+	@echo "make demo        build, verify and simulate the shipped topology; agents on a live node"
 	@echo "make test        install what the tests need, then lint + the whole suite"
 	@echo "make check       lint, unit and contract tests (no daemons)"
 	@echo "make integration the tests that run real daemons"
