@@ -181,49 +181,54 @@ def run_service_demo(cluster: Cluster, work: Path) -> None:
     crm_file = work / "placement.crm"
     crm_file.write_text(config)
     cluster.run(["crm", "configure", "load", "update", str(crm_file)])
-    began = time.monotonic()
-    cluster.wait_until(lambda: started(cluster), timeout=90, what="placement started")
-    cluster.wait_idle()
-    print(
-        f"Pacemaker started it in {time.monotonic() - began:.1f} s; "
-        f"GET {svc.url}/ -> {answers(svc.url + '/')}"
-    )
-    print(
-        cluster.run(["crm_mon", "-1", "-r"]).stdout.split("Full List of Resources:")[-1]
-    )
+    try:
+        began = time.monotonic()
+        cluster.wait_until(
+            lambda: started(cluster), timeout=90, what="placement started"
+        )
+        cluster.wait_idle()
+        print(
+            f"Pacemaker started it in {time.monotonic() - began:.1f} s; "
+            f"GET {svc.url}/ -> {answers(svc.url + '/')}"
+        )
+        print(
+            cluster.run(["crm_mon", "-1", "-r"]).stdout.split(
+                "Full List of Resources:"
+            )[-1]
+        )
 
-    step("5. kill -9 the service; Pacemaker must notice and restart it")
-    old = read_pidfile(str(pidfile))
-    victims = session_members(old)
-    killed_at = time.monotonic()
-    for pid in victims:
-        os.kill(pid, signal.SIGKILL)
-    print(f"killed pids {victims}")
+        step("5. kill -9 the service; Pacemaker must notice and restart it")
+        old = read_pidfile(str(pidfile))
+        victims = session_members(old)
+        killed_at = time.monotonic()
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        print(f"killed pids {victims}")
 
-    def back() -> bool:
-        new = read_pidfile(str(pidfile))
-        return new not in (None, old) and answers(svc.url + "/") == 200
+        def back() -> bool:
+            new = read_pidfile(str(pidfile))
+            return new not in (None, old) and answers(svc.url + "/") == 200
 
-    cluster.wait_until(back, timeout=60, interval=0.05, what="placement back")
-    seconds = time.monotonic() - killed_at
-    failures = cluster.fail_count("placement")
-    print(
-        f"placement answers again {seconds:.2f} s after the kill "
-        f"(monitor interval 1 s; fail count {failures})"
-    )
-    verdict = "faster than" if seconds < OPNFV_SERVICE_FAILOVER else "slower than"
-    print(
-        f"OPNFV baseline for a service failure: {OPNFV_SERVICE_FAILOVER} s, "
-        f"with no automatic repair; hakit: {seconds:.2f} s, {verdict} it, "
-        "repaired by Pacemaker"
-    )
-    cluster.delete_resource("placement-clone", timeout=60)
-    print(
-        "resource removed:",
-        "no"
-        if session_members(read_pidfile(str(pidfile)) or 0)
-        else "yes, no process left",
-    )
+        cluster.wait_until(back, timeout=60, interval=0.05, what="placement back")
+        seconds = time.monotonic() - killed_at
+        failures = cluster.fail_count("placement")
+        print(
+            f"placement answers again {seconds:.2f} s after the kill "
+            f"(monitor interval 1 s; fail count {failures})"
+        )
+        verdict = "faster than" if seconds < OPNFV_SERVICE_FAILOVER else "slower than"
+        print(
+            f"OPNFV baseline for a service failure: {OPNFV_SERVICE_FAILOVER} s, "
+            f"with no automatic repair; hakit: {seconds:.2f} s, {verdict} it, "
+            "repaired by Pacemaker"
+        )
+    finally:
+        # Also on Ctrl-C: the service runs in its own session and would
+        # outlive the cluster.
+        last = read_pidfile(str(pidfile))
+        cluster.delete_resource("placement-clone", timeout=60)
+        left = session_members(last) if last else []
+        print(f"resource removed; processes left: {left or 'none'}")
 
 
 def main() -> int:
