@@ -95,3 +95,42 @@ def setup_ocf(
     # The exit reason reaches stderr once, as the "ocf-exit-reason:" line.
     stderr.addFilter(lambda record: not getattr(record, "exit_reason", False))
     add(stderr, stderr_level, logging.Formatter(agent + ": %(levelname)s: %(message)s"))
+
+
+def setup_fence(
+    agent: str,
+    redactor: Redactor,
+    *,
+    verbose: bool = False,
+    quiet: bool = False,
+    debug_file: str = "",
+) -> None:
+    """Install the handlers of a fence agent run.
+
+    Syslog always (when /dev/log exists), stderr unless ``quiet``, DEBUG with
+    ``verbose``, and ``debug_file`` for everything.
+    """
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG if verbose or debug_file else logging.INFO)
+    redacting = RedactingFilter(redactor)
+    text = logging.Formatter("%(asctime)s %(levelname)s: %(message)s")
+
+    def add(handler: logging.Handler, level: int) -> None:
+        handler.setLevel(level)
+        handler.setFormatter(text)
+        handler.addFilter(redacting)
+        root.addHandler(handler)
+
+    syslog = _syslog_handler("daemon", f"{agent}[{os.getpid()}]: ")
+    if syslog is not None:
+        add(syslog, logging.INFO)
+    if debug_file:
+        try:
+            add(logging.FileHandler(debug_file), logging.DEBUG)
+        except OSError:
+            pass
+    if not quiet:
+        stderr = logging.StreamHandler(sys.stderr)
+        stderr.addFilter(lambda record: not getattr(record, "exit_reason", False))
+        add(stderr, logging.DEBUG if verbose else logging.WARNING)

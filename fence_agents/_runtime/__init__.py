@@ -1,0 +1,1 @@
+"""The fence-agent runtime: options declared once, input parsing, metadata, driver."""

@@ -1,0 +1,285 @@
+"""The generic fence driver: action semantics shared by every device.
+
+An adapter says how to open a session, read the power state and request a
+change.  The driver owns what the actions mean: ``off`` is a request and then
+the state read back until OFF, within ``power_timeout``; ``reboot`` is a
+verified off and a verified on; ``cycle`` is one request and the state read
+back.  Success is never printed before the BMC confirms the state.
+
+``main(agent)`` is the only place that prints results and exits:
+0 success, 1 failure, 2 status/monitor found the target OFF.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from enum import Enum
+from typing import NoReturn, Protocol
+
+from fence_agents._runtime import metadata, parse
+from fence_agents._runtime.errors import (
+    FenceError,
+    FenceUsageError,
+    UnexpectedPowerStateError,
+)
+from fence_agents._runtime.options import Option
+from ha_common.deadline import Deadline
+from ha_common.redact import Redactor
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_OFF = 2
+POLL = 0.25
+DEVICE_ACTIONS = (
+    "on",
+    "off",
+    "reboot",
+    "status",
+    "monitor",
+    "list",
+    "list-status",
+    "validate-all",
+)
+
+
+class PowerState(Enum):
+    """What the BMC reports."""
+
+    ON = "ON"
+    OFF = "OFF"
+
+
+class PowerTarget(Enum):
+    """What the driver asks for."""
+
+    ON = "on"
+    OFF = "off"
+    CYCLE = "cycle"
+
+
+class Device(Protocol):
+    """An open session with one BMC (the adapter's side)."""
+
+    def power_state(self, deadline: Deadline) -> PowerState:
+        """Read the power state."""
+
+    def request(self, target: PowerTarget, deadline: Deadline) -> None:
+        """Ask for a power change; return once the BMC accepted it."""
+
+    def preflight(self, deadline: Deadline) -> None:
+        """Check, without touching power, that every needed action is possible."""
+
+    def close(self) -> None:
+        """End the session (logout)."""
+
+
+class FenceAgent:
+    """A fence agent: its declaration and how to open its device."""
+
+    name = ""
+    shortdesc = ""
+    longdesc = ""
+    options: tuple[Option, ...] = ()
+    actions: tuple[str, ...] = (
+        "on",
+        "off",
+        "reboot",
+        "status",
+        "monitor",
+        "metadata",
+        "manpage",
+        "validate-all",
+    )
+
+    def open(self, opts: parse.Options, password: str, deadline: Deadline) -> Device:
+        """Connect and log in within ``deadline``."""
+        raise NotImplementedError
+
+
+def password_of(opts: parse.Options) -> str:
+    """The password: given, or the first line printed by ``password_script``.
+
+    The script runs without a shell, with a timeout; its output is a secret.
+    """
+    if opts.text("password"):
+        return opts.text("password")
+    script = opts.text("password_script")
+    if not script:
+        return ""
+    try:
+        argv = shlex.split(script)
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=max(1, opts.number("shell_timeout") + opts.number("login_timeout")),
+        )
+    except (ValueError, OSError, subprocess.TimeoutExpired) as exc:
+        raise FenceUsageError(f"password_script failed: {type(exc).__name__}") from None
+    if done.returncode != 0:
+        raise FenceUsageError(f"password_script exited with {done.returncode}")
+    return done.stdout.splitlines()[0] if done.stdout else ""
+
+
+def wait_for(device: Device, want: PowerState, timeout: float) -> None:
+    """Read the state until it is ``want``; fail after ``timeout`` seconds."""
+    deadline = Deadline(timeout)
+    last: PowerState | None = None
+    while True:
+        last = device.power_state(deadline.sub(max(POLL, deadline.remaining())))
+        if last is want:
+            return
+        if deadline.expired():
+            raise UnexpectedPowerStateError(
+                f"requested {want.value}, the BMC still reports {last.value} "
+                f"after {timeout:g} s"
+            )
+        time.sleep(min(POLL, deadline.remaining()))
+
+
+def _switch(device: Device, target: PowerTarget, opts: parse.Options) -> None:
+    want = PowerState.ON if target is PowerTarget.ON else PowerState.OFF
+    device.request(target, Deadline(max(1, opts.number("shell_timeout"))))
+    time.sleep(opts.number("power_wait"))
+    wait_for(device, want, opts.number("power_timeout"))
+
+
+def _reboot(device: Device, opts: parse.Options) -> None:
+    if opts.text("method") == "cycle":
+        device.request(
+            PowerTarget.CYCLE, Deadline(max(1, opts.number("shell_timeout")))
+        )
+        time.sleep(opts.number("power_wait"))
+        # A cycle ends with the machine on: read it back before any success.
+        wait_for(device, PowerState.ON, opts.number("power_timeout"))
+        return
+    _switch(device, PowerTarget.OFF, opts)
+    for attempt in range(1, max(1, opts.number("retry_on")) + 1):
+        try:
+            _switch(device, PowerTarget.ON, opts)
+            return
+        except FenceError as exc:
+            # The node is verified off: fencing succeeded, only power-on failed.
+            log.error("power on after reboot failed (attempt %d): %s", attempt, exc)
+
+
+def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR0911
+    """Carry out the action; return the exit code and what to print."""
+    action = opts.text("action")
+    if action == "metadata":
+        return EXIT_OK, metadata.render(
+            agent.name, agent.shortdesc, agent.longdesc, agent.options, agent.actions
+        )
+    if action == "manpage":
+        return EXIT_OK, manpage(agent)
+    if action not in agent.actions:
+        raise FenceUsageError(f"action {action!r} is not supported by {agent.name}")
+    if not opts.text("ip"):
+        raise FenceUsageError("ip is required")
+    if action in ("off", "reboot") and opts.number("delay"):
+        log.info("delaying fencing by %d s", opts.number("delay"))
+        time.sleep(opts.number("delay"))
+    password = password_of(opts)
+    opts.secrets.append(password)
+    device = agent.open(opts, password, Deadline(max(1, opts.number("login_timeout"))))
+    try:
+        if action == "validate-all":
+            device.preflight(Deadline(max(1, opts.number("shell_timeout"))))
+            return EXIT_OK, ""
+        if action in ("status", "monitor"):
+            state = device.power_state(Deadline(max(1, opts.number("shell_timeout"))))
+            if action == "monitor":
+                return EXIT_OK, ""
+            return (
+                EXIT_OK if state is PowerState.ON else EXIT_OFF
+            ), f"Status: {state.value}"
+        if action == "off":
+            _switch(device, PowerTarget.OFF, opts)
+            return EXIT_OK, "Success: Powered OFF"
+        if action == "on":
+            _switch(device, PowerTarget.ON, opts)
+            return EXIT_OK, "Success: Powered ON"
+        _reboot(device, opts)
+        return EXIT_OK, "Success: Rebooted"
+    finally:
+        try:
+            device.close()
+        except FenceError as exc:
+            log.debug("logout failed: %s", exc)
+
+
+def manpage(agent: FenceAgent) -> str:
+    """A plain-text manual page generated from the declaration."""
+    lines = [agent.name, "", agent.shortdesc, "", agent.longdesc, "", "OPTIONS"]
+    for opt in agent.options:
+        flags = ", ".join(x for x in (opt.short, opt.long) if x)
+        lines.append(f"  {flags}  {opt.shortdesc}")
+        if opt.aliases:
+            lines.append(f"      stdin: {opt.name} (also {', '.join(opt.aliases)})")
+    lines += ["", "ACTIONS", "  " + ", ".join(agent.actions)]
+    return "\n".join(lines) + "\n"
+
+
+def _setup_logging(opts: parse.Options | None, redactor: Redactor, name: str) -> None:
+    from ha_common import logsetup  # noqa: PLC0415
+
+    verbose = bool(opts and opts.flag("verbose"))
+    quiet = bool(opts and opts.flag("quiet"))
+    debug_file = opts.text("debug_file") if opts else ""
+    logsetup.setup_fence(
+        name, redactor, verbose=verbose, quiet=quiet, debug_file=debug_file
+    )
+
+
+def main(
+    agent: FenceAgent,
+    argv: Sequence[str] | None = None,
+    stdin_lines: Sequence[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> NoReturn:
+    """Parse input, run the action, print the result and exit."""
+    argv = sys.argv[1:] if argv is None else argv
+    redactor = Redactor()
+    opts: parse.Options | None = None
+    try:
+        lines = stdin_lines
+        if not argv and lines is None:
+            lines = (
+                [] if sys.stdin is None or sys.stdin.isatty() else sys.stdin.readlines()
+            )
+        opts = parse.resolve(agent.options, argv, lines, environ or os.environ)
+        redactor.add(*opts.secrets)
+        _setup_logging(opts, redactor, agent.name)
+        if opts.help:
+            print(manpage(agent), end="")
+            sys.exit(EXIT_OK)
+        rc, text = run(agent, opts)
+        redactor.add(*opts.secrets)
+    except FenceError as exc:
+        if opts is None:
+            _setup_logging(None, redactor, agent.name)
+        message = redactor(str(exc))
+        log.error("%s", message, extra={"exit_reason": True})
+        print(f"Failed: {message}", file=sys.stderr)
+        logging.shutdown()
+        sys.exit(EXIT_FAIL)
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a fence agent
+        log.debug("internal error", exc_info=True)
+        print(f"Failed: internal error: {type(exc).__name__}", file=sys.stderr)
+        sys.exit(EXIT_FAIL)
+    if text:
+        print(
+            text if text.endswith("\n") else text,
+            end="" if text.endswith("\n") else "\n",
+        )
+    logging.shutdown()
+    sys.exit(rc)

@@ -1,0 +1,31 @@
+"""Typed errors of fence agents.  Every one of them exits 1; 2 means "status: off"."""
+
+from __future__ import annotations
+
+
+class FenceError(Exception):
+    """The fencing action failed."""
+
+
+class FenceUsageError(FenceError):
+    """Bad flags, an unknown action or a malformed value (exit 1, never 2)."""
+
+
+class DeviceUnreachableError(FenceError):
+    """Nothing answered at the BMC's address."""
+
+
+class AuthenticationError(FenceError):
+    """The BMC refused the credentials."""
+
+
+class ActionTimeoutError(FenceError):
+    """The BMC did not answer, or did not reach the state, within the timeout."""
+
+
+class UnexpectedPowerStateError(FenceError):
+    """The BMC acknowledged a request but the power state did not follow."""
+
+
+class DeviceError(FenceError):
+    """The BMC answered with an error (completion code, HTTP status)."""

@@ -1,0 +1,257 @@
+"""The fence driver against an in-memory device with scripted behaviour.
+
+Shows the rules that matter for data safety: OFF is never reported before it
+is read back, a timeout is exit 1, no input means no action.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from fence_agents._runtime import driver, options
+from fence_agents._runtime.driver import PowerState, PowerTarget
+from fence_agents._runtime.errors import AuthenticationError, DeviceError
+
+
+class FakeDevice:
+    def __init__(self, world):
+        self.world = world
+
+    def power_state(self, deadline):
+        world = self.world
+        world["reads"] += 1
+        if world["pending"] is not None:
+            world["countdown"] -= 1
+            if world["countdown"] <= 0:
+                world["power"], world["pending"] = world["pending"], None
+        return world["power"]
+
+    def request(self, target, deadline):
+        world = self.world
+        world["requests"].append(target)
+        if world.get("error"):
+            raise DeviceError("BMC answered completion code 0xff")
+        if world.get("stuck"):
+            return
+        if target is PowerTarget.CYCLE:
+            world["power"] = PowerState.OFF
+            world["pending"] = PowerState.ON
+        else:
+            world["pending"] = (
+                PowerState.ON if target is PowerTarget.ON else PowerState.OFF
+            )
+        world["countdown"] = world.get("delay_reads", 2)
+
+    def preflight(self, deadline):
+        self.world["preflight"] = True
+
+    def close(self):
+        self.world["closed"] = True
+
+
+class FakeAgent(driver.FenceAgent):
+    name = "fence_fake"
+    shortdesc = "Fake fence agent"
+    longdesc = "For tests."
+    options = (
+        *options.address("623"),
+        *options.CREDENTIALS,
+        *options.ACTION,
+        *options.TIMEOUTS,
+        *options.LOGGING,
+    )
+
+    def __init__(self, world):
+        self.world = world
+
+    def open(self, opts, password, deadline):
+        self.world["opened"] = True
+        self.world["password"] = password
+        if self.world.get("bad_password"):
+            raise AuthenticationError(f"BMC refused user admin (password {password})")
+        return FakeDevice(self.world)
+
+
+@pytest.fixture
+def world():
+    return {
+        "power": PowerState.ON,
+        "pending": None,
+        "countdown": 0,
+        "reads": 0,
+        "requests": [],
+    }
+
+
+def run(world, capsys, argv=None, stdin=None):
+    agent = FakeAgent(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=argv or [], stdin_lines=stdin)
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+BASE = ["-a", "10.0.0.1", "-l", "admin", "-p", "s3cret", "--power-timeout", "2"]
+
+
+def test_status_on_and_off(world, capsys):
+    assert run(world, capsys, BASE + ["-o", "status"])[:2] == (0, "Status: ON\n")
+    world["power"] = PowerState.OFF
+    assert run(world, capsys, BASE + ["-o", "status"])[:2] == (2, "Status: OFF\n")
+
+
+def test_off_succeeds_only_after_off_is_read_back(world, capsys):
+    world["delay_reads"] = 3
+    rc, out, _ = run(world, capsys, BASE + ["-o", "off"])
+    assert (rc, out) == (0, "Success: Powered OFF\n")
+    assert world["power"] is PowerState.OFF
+    assert world["reads"] >= 3
+    assert world["closed"]
+
+
+def test_bmc_that_acknowledges_off_but_stays_on_fails_within_timeout(world, capsys):
+    world["stuck"] = True
+    rc, out, err = run(world, capsys, BASE + ["-o", "off"])
+    assert rc == 1
+    assert "Success" not in out
+    assert "still reports ON" in err
+
+
+def test_bmc_error_fails_at_once(world, capsys):
+    world["error"] = True
+    rc, out, err = run(world, capsys, BASE + ["-o", "off"])
+    assert rc == 1 and out == ""
+    assert "0xff" in err
+    assert world["reads"] == 0
+
+
+def test_reboot_is_verified_off_then_on(world, capsys):
+    rc, out, _ = run(world, capsys, BASE + ["-o", "reboot"])
+    assert (rc, out) == (0, "Success: Rebooted\n")
+    assert world["requests"] == [PowerTarget.OFF, PowerTarget.ON]
+
+
+def test_reboot_where_power_on_fails_still_fenced(world, capsys):
+    class OffOnly(FakeDevice):
+        def request(self, target, deadline):
+            if target is PowerTarget.ON:
+                self.world["requests"].append(target)
+                return  # never comes back on
+            super().request(target, deadline)
+
+    agent = FakeAgent(world)
+    agent.open = lambda opts, password, deadline: OffOnly(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=BASE + ["-o", "reboot", "--power-timeout", "1"])
+    assert info.value.code == 0
+    assert world["power"] is PowerState.OFF
+
+
+def test_cycle_reads_the_state_back(world, capsys):
+    rc, out, _ = run(world, capsys, BASE + ["-o", "reboot", "-m", "cycle"])
+    assert (rc, out) == (0, "Success: Rebooted\n")
+    assert world["requests"] == [PowerTarget.CYCLE]
+
+
+def test_cycle_that_leaves_the_node_off_fails(world, capsys):
+    class Dead(FakeDevice):
+        def request(self, target, deadline):
+            self.world["requests"].append(target)
+            self.world["power"] = PowerState.OFF
+
+    agent = FakeAgent(world)
+    agent.open = lambda opts, password, deadline: Dead(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(
+            agent, argv=BASE + ["-o", "reboot", "-m", "cycle", "--power-timeout", "1"]
+        )
+    assert info.value.code == 1
+
+
+def test_stdin_without_action_does_nothing(world, capsys):
+    rc, out, err = run(world, capsys, stdin=["ip=10.0.0.1", "username=a", "password=b"])
+    assert rc == 1 and out == ""
+    assert "no action" in err
+    assert "opened" not in world
+
+
+def test_stdin_legacy_option_key_and_extra_keys(world, capsys):
+    stdin = [
+        "# from pacemaker-fenced",
+        "option=status",
+        "ipaddr=10.0.0.1",
+        "login=admin",
+        "passwd=s3cret",
+        "nodename=ctl2",
+        "pcmk_host_list=ctl2",
+        "",
+        "frobnicate=1",
+    ]
+    rc, out, err = run(world, capsys, stdin=stdin)
+    assert (rc, out) == (0, "Status: ON\n")
+    assert "frobnicate" in err
+    assert "nodename" not in err and "pcmk_host_list" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        BASE + ["-o", "explode"],
+        BASE + ["-o", "status", "--no-such-flag"],
+        BASE + ["-o", "status", "--power-timeout", "soon"],
+        ["-o", "status"],
+    ],
+)
+def test_usage_errors_exit_1_without_touching_power(world, capsys, argv):
+    rc, out, err = run(world, capsys, argv)
+    assert rc == 1
+    assert world["requests"] == []
+    assert "Traceback" not in err
+
+
+def test_password_never_printed(world, capsys):
+    world["bad_password"] = True
+    rc, out, err = run(world, capsys, BASE + ["-o", "status"])
+    assert rc == 1
+    assert "s3cret" not in out + err
+    assert "******" in err
+
+
+def test_password_script_runs_without_a_shell(world, capsys):
+    argv = [
+        "-a",
+        "10.0.0.1",
+        "-l",
+        "admin",
+        "-S",
+        "/bin/echo pw from; script",
+        "-o",
+        "status",
+    ]
+    rc, _, _ = run(world, capsys, argv)
+    assert rc == 0
+    assert (
+        world["password"] == "pw from; script"
+    )  # echo got the words, no shell ran them
+
+
+def test_validate_all_is_a_preflight(world, capsys):
+    rc, _, _ = run(world, capsys, BASE + ["-o", "validate-all"])
+    assert rc == 0 and world["preflight"]
+    assert world["requests"] == []
+
+
+def test_metadata(world, capsys):
+    rc, out, _ = run(world, capsys, ["-o", "metadata"])
+    assert rc == 0
+    root = ET.fromstring(out.split("\n", 1)[1])
+    params = {p.get("name"): p for p in root.iter("parameter")}
+    assert params["ip"].get("required") == "1"
+    assert params["ip"].get("obsoletes") == "ipaddr"
+    assert params["ipaddr"].get("deprecated") == "1"
+    assert params["ipaddr"].get("required") == "0"
+    assert params["action"].find("content").get("type") == "select"
+    assert params["plug"].get("required") == "0"
+    assert {a.get("name") for a in root.iter("action")} >= {"off", "reboot", "status"}
