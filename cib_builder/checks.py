@@ -35,6 +35,7 @@ from cib_builder.model import (
     Primitive,
     Role,
 )
+from ha_common.kinds import to_bool
 
 ERROR = "error"
 WARNING = "warning"
@@ -212,7 +213,11 @@ def check_fencing(cib: Cib, properties: dict[str, str] | None = None) -> list[Pr
     """HK301-HK304: every node fenced by a device that never runs on it."""
     props = dict(cib.properties) if properties is None else properties
     problems = []
-    if props.get("stonith-enabled", "true").lower() in ("false", "0", "no", "off"):
+    try:
+        stonith = to_bool(props.get("stonith-enabled", "true"))
+    except ValueError:
+        stonith = True  # not a boolean: crm_verify reports it
+    if not stonith:
         problems.append(
             Problem(
                 "HK303",
@@ -263,7 +268,12 @@ def check_vips(cib: Cib) -> list[Problem]:
         return []
     colocated: set[str] = set()
     for con in cib.constraints:
-        if isinstance(con, Colocation) and haproxy[0] in _members(con):
+        if (
+            isinstance(con, Colocation)
+            and haproxy[0] in _members(con)
+            and not con.score.startswith("-")
+            and con.score not in ("0", "+0")
+        ):
             colocated.update(_members(con))
     return [
         Problem("HK401", ERROR, vip, "VIP is not colocated with the HAProxy clone")

@@ -34,11 +34,17 @@ def build(path: str | os.PathLike[str]) -> Build:
     topo = topology.load(path)
     cib = recipes.build(topo)
     problems = tuple(checks.check(cib))
-    tree = render.render(cib)
+    try:
+        tree = render.render(cib)
+    except render.RenderError as exc:
+        # A value the topology let through but no CIB tool can carry.
+        raise topology.TopologyError(
+            topo.source, (topology.Problem("(render)", str(exc)),)
+        ) from None
     return Build(
         topology=topo,
         cib=cib,
         problems=problems,
-        xml=render.to_bytes(cib),
+        xml=render.serialize(tree),
         schema_errors=tuple(schema.validate(tree)),
     )

@@ -67,7 +67,11 @@ def _ops(
         Op("stop", 0, timeouts.get("stop", stop)),
     ]
     for op in extra:
-        ops.append(Op(op.name, op.interval, timeouts.get(op.name, op.timeout), op.role))
+        every = op.interval
+        if op.name == "monitor" and override and override.monitor_interval:
+            # Role monitors must keep distinct intervals: Unpromoted checks less often.
+            every = override.monitor_interval * (3 if op.role is Role.UNPROMOTED else 1)
+        ops.append(Op(op.name, every, timeouts.get(op.name, op.timeout), op.role))
     if not any(op.name == "monitor" for op in extra):
         ops.append(Op("monitor", interval, timeouts.get("monitor", monitor_timeout)))
     return tuple(ops)
@@ -209,6 +213,9 @@ def _galera(topology: Topology) -> Clone:
     override = _override(topology, "galera")
     count = len(topology.nodes)
     host_map = ";".join(f"{n.name}:{n.address}" for n in topology.nodes)
+    promoted = (
+        min(count, override.clone_max) if override and override.clone_max else count
+    )
     child = Primitive(
         id="galera",
         agent=_hakit("galera"),
@@ -237,7 +244,11 @@ def _galera(topology: Topology) -> Clone:
         override,
         **{
             "promotable": "true",
-            "promoted-max": str(count),
+            "promoted-max": str(
+                min(count, override.clone_max)
+                if override and override.clone_max
+                else count
+            ),
             "promoted-node-max": "1",
             "clone-max": str(count),
             "clone-node-max": "1",
