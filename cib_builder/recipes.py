@@ -244,11 +244,7 @@ def _galera(topology: Topology) -> Clone:
         override,
         **{
             "promotable": "true",
-            "promoted-max": str(
-                min(count, override.clone_max)
-                if override and override.clone_max
-                else count
-            ),
+            "promoted-max": str(promoted),
             "promoted-node-max": "1",
             "clone-max": str(count),
             "clone-node-max": "1",
