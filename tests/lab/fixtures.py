@@ -21,6 +21,13 @@ from typing import NoReturn
 
 import pytest
 
+from .ipmi import (
+    IpmiSim,
+    PyghmiBmc,
+    free_udp_port,
+    ipmi_sim_missing,
+    pyghmi_missing,
+)
 from .openstack import (
     Service,
     openstack_venv,
@@ -39,6 +46,7 @@ from .ports import (
     port_is_free,
 )
 from .rabbitmq import RabbitNode, localhost_resolves, rabbitmq_missing
+from .redfish import RedfishEmulator, redfish_missing
 
 
 def lab_unavailable(reason: str) -> NoReturn:
@@ -224,3 +232,79 @@ def installed_agents() -> Path:
     if not Path("/usr/lib/ocf/resource.d/heartbeat").is_dir():
         lab_unavailable("resource-agents is not installed")
     return install_agents()
+
+
+def _started_redfish(workdir: Path, systems: int) -> RedfishEmulator:
+    """Start an emulator on a free port; two retries in case the port got taken."""
+    reason = redfish_missing()
+    if reason:
+        lab_unavailable(reason)
+    for attempt in range(2):
+        emulator = RedfishEmulator(workdir / f"redfish-{attempt}", free_port(), systems)
+        try:
+            emulator.start(timeout=30)
+        except RuntimeError:
+            continue  # its log stays in the attempt's directory
+        return emulator
+    emulator = RedfishEmulator(workdir / "redfish-2", free_port(), systems)
+    emulator.start(timeout=30)
+    return emulator
+
+
+@pytest.fixture
+def redfish_emulator(tmp_path: Path) -> Iterator[RedfishEmulator]:
+    """A started sushy-tools emulator: 1 system (On), TLS, power changes at once."""
+    emulator = _started_redfish(tmp_path, systems=1)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def redfish_multi(tmp_path: Path) -> Iterator[RedfishEmulator]:
+    """A started sushy-tools emulator: 3 systems (On), TLS, power changes at once."""
+    emulator = _started_redfish(tmp_path, systems=3)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def ipmi_sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IpmiSim]:
+    """Start a fresh OpenIPMI ``ipmi_sim`` (power on, no faults) for one test.
+
+    It listens on a fresh UDP port.  Keyword arguments of :class:`IpmiSim`
+    (``initial_power``) can be given with indirect parametrization.
+    """
+    reason = ipmi_sim_missing()
+    if reason:
+        lab_unavailable(reason)
+    kwargs = getattr(request, "param", None) or {}
+    sim = IpmiSim(tmp_path / "ipmi_sim", free_udp_port(), **kwargs)
+    try:
+        sim.start(timeout=15)
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture
+def pyghmi_bmc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PyghmiBmc]:
+    """Start a fresh pyghmi BMC process (power on, no faults) for one test.
+
+    It listens on a fresh UDP port.  Keyword arguments of :class:`PyghmiBmc`
+    (``power_delay``, ``kg``, ``initial_power``) can be given with indirect
+    parametrization.
+    """
+    reason = pyghmi_missing()
+    if reason:
+        lab_unavailable(reason)
+    kwargs = getattr(request, "param", None) or {}
+    bmc = PyghmiBmc(free_udp_port(), workdir=tmp_path / "pyghmi_bmc", **kwargs)
+    try:
+        bmc.start(timeout=15)
+        yield bmc
+    finally:
+        bmc.stop()

@@ -1,0 +1,842 @@
+"""Real IPMI BMCs on 127.0.0.1 for fence-agent tests: OpenIPMI and pyghmi.
+
+Two simulators with one API (LAB.md sections 9 and 10):
+
+* :class:`IpmiSim` runs OpenIPMI ``ipmi_sim -n -c lan.conf -f bmc.emu -s
+  persist``.  ipmi_sim keeps no power state: it ``popen()``s a generated
+  chassis-control shell script for every status and control request, and the
+  script keeps the power state in a file.
+* :class:`PyghmiBmc` runs a subclass of ``pyghmi.ipmi.bmc.Bmc`` (the
+  virtualbmc base class) in its own Python process, so it never shares the
+  pyghmi IO thread of a client in the test process.  It adds delayed power
+  changes and an optional Kg, and refuses cipher suite 17 so that pyghmi
+  clients fall back to suite 3.
+
+Both keep their state in plain files under ``<workdir>/state`` that tests read
+and flip at run time:
+
+``power``
+    ``1`` or ``0``; :attr:`power` and :meth:`set_power`.
+``history``
+    one line per chassis request received since the last start, in the
+    ipmi_sim chassis-control vocabulary: ``get power``, ``set power 0``,
+    ``set power 1``, ``set reset 1``, ``set shutdown 1`` (ipmi_sim turns a
+    power cycle into ``set power 0`` and, 1 s later, ``get power`` and ``set
+    power 1``; the pyghmi BMC logs ``set cycle 1`` and ``set diag 1``).
+fault files (:meth:`set_fault`, :meth:`clear_faults`)
+    ``stuck_on``: power-off, soft-off and cycle are acknowledged but the power
+    stays on.  ``fail_control``: every control request fails with completion
+    code 0xff.  ``fail_status``: every status request fails with 0xff.
+    ``slow_seconds``: the BMC sleeps that many seconds before answering a
+    chassis request; both BMCs are single threaded, so it stalls them whole.
+
+Every child runs in its own session under ``setpriv --pdeathsig KILL``: it
+dies with the thread that started it (the pytest main thread) even when the
+test process is killed.  :meth:`stop` sends SIGTERM to the recorded pid, then
+SIGKILL to its process group, which also ends a chassis-control script that is
+sleeping for ``slow_seconds``.  Nothing is ever killed by name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+from .ports import LOOPBACK, PLANNED_PORTS, PORT_MAX, PORT_MIN
+
+#: Planned UDP ports (LAB.md section 9); fixtures use a fresh free port per
+#: test instead, see :func:`free_udp_port`.
+IPMI_SIM_PORT = 31623
+PYGHMI_BMC_PORT = 31624
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "adminpass"  # noqa: S105 - lab credential
+#: ipmi_sim only.  Its privilege limit is not enforced (LAB.md section 9).
+OPERATOR_USER = "operator"
+OPERATOR_PASSWORD = "operpass"  # noqa: S105 - lab credential
+
+FAULTS = ("stuck_on", "fail_control", "fail_status", "slow_seconds")
+
+IPMI_SIM = "/usr/bin/ipmi_sim"
+IPMITOOL = "/usr/bin/ipmitool"
+FENCE_IPMILAN = "/usr/sbin/fence_ipmilan"
+BASE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+#: ipmi_sim waits this long between the off and on halves of a power cycle.
+CYCLE_OFF_SECONDS = 1.0
+
+_REPO = Path(__file__).resolve().parents[2]
+_POLL = 0.05
+_KILL_GRACE = 5.0
+# Characters that survive ipmi_sim's config parser and the popen() shell
+# unquoted; anything else in the workdir path is refused.
+_SAFE_PATH_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-=,@%"
+)
+
+
+# -- availability and ports ---------------------------------------------------
+
+
+def _setpriv() -> str | None:
+    return shutil.which("setpriv", path=BASE_PATH)
+
+
+def ipmi_sim_missing() -> str | None:
+    """Return why :class:`IpmiSim` cannot run here, or None when it can."""
+    for tool in (IPMI_SIM, IPMITOOL):
+        if not os.access(tool, os.X_OK):
+            return f"{tool} is missing (install the Debian openipmi and ipmitool)"
+    if _setpriv() is None:
+        return "setpriv (util-linux) is missing"
+    return None
+
+
+def pyghmi_missing() -> str | None:
+    """Return why :class:`PyghmiBmc` cannot run here, or None when it can."""
+    if importlib.util.find_spec("pyghmi") is None:
+        return f"pyghmi is not importable by {sys.executable}"
+    if _setpriv() is None:
+        return "setpriv (util-linux) is missing"
+    return None
+
+
+def udp_port_is_free(port: int, host: str = LOOPBACK) -> bool:
+    """Return True when a UDP socket can bind ``host:port`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_udp_port(host: str = LOOPBACK, attempts: int = 200) -> int:
+    """Return a UDP port in 30000-31999 that is free on ``host``, outside the plan.
+
+    A fresh port per BMC also keeps pyghmi clients in the test process from
+    reusing a cached session of an earlier BMC on the same port.
+    Raises RuntimeError when ``attempts`` random candidates are all taken.
+    """
+    import random  # noqa: PLC0415
+
+    rng = random.SystemRandom()
+    planned = PLANNED_PORTS | {IPMI_SIM_PORT, PYGHMI_BMC_PORT}
+    for _ in range(attempts):
+        port = rng.randint(PORT_MIN, PORT_MAX)
+        if port not in planned and udp_port_is_free(port, host):
+            return port
+    raise RuntimeError(f"no free UDP port in {PORT_MIN}-{PORT_MAX} on {host}")
+
+
+# -- state files shared by the test process and the BMC processes ------------
+
+
+class _StateFiles:
+    """The power, history and fault files of one BMC (see the module docstring)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = state_dir
+        self.power_file = state_dir / "power"
+        self.history_file = state_dir / "history"
+
+    def read_power(self) -> bool:
+        try:
+            return self.power_file.read_text().strip() == "1"
+        except FileNotFoundError:
+            return False
+
+    def write_power(self, on: bool) -> None:
+        tmp = self.dir / f"power.tmp.{os.getpid()}.{threading.get_ident()}"
+        tmp.write_text("1\n" if on else "0\n")
+        os.replace(tmp, self.power_file)
+
+    def fault(self, name: str) -> bool:
+        return (self.dir / name).exists()
+
+    def slow_seconds(self) -> float:
+        try:
+            return float((self.dir / "slow_seconds").read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0.0
+
+    def set_fault(self, name: str, value: bool | float | str) -> None:
+        if name not in FAULTS:
+            raise ValueError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        path = self.dir / name
+        if value is False or value is None:
+            path.unlink(missing_ok=True)
+            return
+        text = str(float(value)) if name == "slow_seconds" else "1"
+        tmp = self.dir / f"{name}.tmp.{os.getpid()}"
+        tmp.write_text(text + "\n")
+        os.replace(tmp, path)
+
+    def clear_faults(self) -> None:
+        for name in FAULTS:
+            (self.dir / name).unlink(missing_ok=True)
+
+    def record(self, line: str) -> None:
+        with open(self.history_file, "a") as handle:
+            handle.write(line + "\n")
+
+    def history(self) -> list[str]:
+        try:
+            return self.history_file.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+
+
+# -- process handling -----------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    """Return True while ``pid`` runs; a zombie counts as dead (LAB.md section 2)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def _wait_dead(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL)
+    return True
+
+
+def _stop_child(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM our session leader ``proc``, then SIGKILL its whole group.
+
+    The group is killed while the leader is still an unreaped zombie: until
+    :meth:`Popen.wait` reaps it, its pid (the group id) cannot be reused, so
+    the group kill can only reach our own processes.
+    """
+    if proc.returncode is None:
+        try:
+            # Not proc.send_signal(): it polls first, which would reap the leader.
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        _wait_dead(proc.pid, timeout)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    try:
+        proc.wait(timeout=_KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=_KILL_GRACE)
+
+
+class _Bmc:
+    """Shared lifecycle, state and client helpers of the two simulators."""
+
+    kind = "bmc"
+
+    def __init__(
+        self, workdir: os.PathLike[str] | str, port: int, *, initial_power: bool
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.state_dir = self.workdir / "state"
+        self.log_file = self.workdir / f"{self.kind}.log"
+        self._port = port
+        self._initial_power = initial_power
+        self._state = _StateFiles(self.state_dir)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def __repr__(self) -> str:
+        """Show the class and the address."""
+        return f"{type(self).__name__}({self.address}:{self.port}, pid={self.pid})"
+
+    # -- description -------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """Return the UDP port the BMC listens on."""
+        return self._port
+
+    @property
+    def address(self) -> str:
+        """Return the IP address the BMC listens on (always 127.0.0.1)."""
+        return LOOPBACK
+
+    @property
+    def pid(self) -> int | None:
+        """Return the pid of the running BMC process, or None."""
+        proc = self._proc
+        return proc.pid if proc is not None and _alive(proc.pid) else None
+
+    def is_running(self) -> bool:
+        """Return True while the BMC process runs."""
+        return self.pid is not None
+
+    # -- state and faults --------------------------------------------------
+
+    @property
+    def power(self) -> bool:
+        """Return the simulated chassis power: True is on."""
+        return self._state.read_power()
+
+    def set_power(self, on: bool) -> None:
+        """Set the chassis power behind the BMC's back (someone pressed the button)."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._state.write_power(on)
+
+    def set_fault(self, name: str, value: bool | float = True) -> None:
+        """Switch fault ``name`` on or off (False); see :data:`FAULTS`.
+
+        ``value`` is the number of seconds for ``slow_seconds``.  Takes effect
+        with the next request.  Raises ValueError for an unknown name.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._state.set_fault(name, value)
+
+    def clear_faults(self) -> None:
+        """Switch every fault off."""
+        self._state.clear_faults()
+
+    @property
+    def history(self) -> list[str]:
+        """Return the chassis requests received since the last start, oldest first."""
+        return self._state.history()
+
+    def clear_history(self) -> None:
+        """Forget the requests received so far."""
+        self._state.history_file.write_text("")
+
+    # -- clients -------------------------------------------------------------
+
+    def ipmitool(
+        self,
+        *args: str,
+        user: str = ADMIN_USER,
+        password: str | None = None,
+        cipher: int | None = 3,
+        options: Sequence[str] = ("-N", "1", "-R", "2"),
+        kg: str | None = None,
+        timeout: float = 15.0,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``ipmitool -I lanplus`` against this BMC and capture its output.
+
+        The password (``ADMIN_PASSWORD`` unless given, ``OPERATOR_PASSWORD``
+        for the operator) and Kg go through ``IPMI_PASSWORD``/``IPMI_KGKEY``
+        (``-E``/``-K``), never argv.  ``cipher=None`` leaves ``-C`` out, which
+        costs 10-14 s per call against ipmi_sim.  ``options`` go before the
+        command (default: 1 s per try, 2 retries).  Raises
+        subprocess.TimeoutExpired after ``timeout`` s.
+        """
+        if password is None:
+            password = OPERATOR_PASSWORD if user == OPERATOR_USER else ADMIN_PASSWORD
+        env = {"PATH": BASE_PATH, "LANG": "C", "IPMI_PASSWORD": password}
+        argv = [IPMITOOL, "-I", "lanplus", "-H", self.address, "-p", str(self.port)]
+        argv += ["-U", user, "-E"]
+        if cipher is not None:
+            argv += ["-C", str(cipher)]
+        if kg is not None:
+            env["IPMI_KGKEY"] = kg
+            argv.append("-K")
+        return subprocess.run(
+            [*argv, *options, *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the BMC and return once it answers.
+
+        A no-op while it runs.  The power file keeps its value across restarts
+        (``initial_power`` when there is none); the history is emptied.  On
+        failure everything started is stopped and RuntimeError (or
+        TimeoutError) is raised, naming the log file.
+        """
+        if self.is_running():
+            return
+        self._halt(timeout=5.0)
+        if not udp_port_is_free(self.port):
+            raise RuntimeError(f"UDP port {LOOPBACK}:{self.port} is already in use")
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self._state.power_file.exists():
+            self._state.write_power(self._initial_power)
+        argv, env, cwd = self._prepare()
+        setpriv = _setpriv()
+        if setpriv is None:
+            raise RuntimeError("setpriv (util-linux) is missing")
+        deadline = time.monotonic() + timeout
+        self._log = open(self.log_file, "ab")  # noqa: SIM115 - kept open while running
+        try:
+            self._proc = subprocess.Popen(
+                [setpriv, "--pdeathsig", "KILL", *argv],
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self._wait_ready(deadline)
+        except BaseException:
+            self._halt(timeout=5.0)
+            raise
+        self.clear_history()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the BMC: SIGTERM, wait up to ``timeout`` s, SIGKILL its process group.
+
+        The group kill also ends a chassis-control script still sleeping for
+        ``slow_seconds``.  Idempotent, and safe after a failed or missing start.
+        """
+        self._halt(timeout)
+
+    def _halt(self, timeout: float) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _stop_child(proc, timeout)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> _Bmc:
+        """Start the BMC."""
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop the BMC."""
+        self.stop()
+
+    # -- internals -----------------------------------------------------------
+
+    def _prepare(self) -> tuple[list[str], dict[str, str], Path]:
+        """Write the files; return the argv, environment and cwd of the BMC."""
+        raise NotImplementedError
+
+    def _probe(self, remaining: float) -> bool:
+        raise NotImplementedError
+
+    def _wait_ready(self, deadline: float) -> None:
+        assert self._proc is not None
+        while True:
+            if not _alive(self._proc.pid):  # left unreaped for _stop_child
+                raise RuntimeError(
+                    f"{self.kind} exited while starting; see "
+                    f"{self.log_file}:\n{self._log_tail()}"
+                )
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"{self.kind} on {LOOPBACK}:{self.port} did not answer in "
+                    f"time; see {self.log_file}:\n{self._log_tail()}"
+                )
+            if self._probe(remaining):
+                return
+            time.sleep(_POLL)
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+
+# -- OpenIPMI ipmi_sim ----------------------------------------------------------
+
+_CHASSIS_CONTROL = r"""#!/bin/sh
+# Chassis control for ipmi_sim, generated by tests/lab/ipmi.py (LAB.md section 9).
+# Called as: chassis-control STATEDIR get PARM... | set PARM VALUE...
+state=$1
+shift
+printf '%s\n' "$*" >>"$state/history"
+if [ -s "$state/slow_seconds" ]; then
+    sleep "$(cat "$state/slow_seconds")"
+fi
+op=$1
+shift
+case $op in
+get)
+    if [ -e "$state/fail_status" ]; then
+        echo "fault: fail_status"
+        exit 1
+    fi
+    for parm in "$@"; do
+        case $parm in
+        power)
+            val=0
+            read -r val <"$state/power"
+            echo "power:$val"
+            ;;
+        boot) echo "boot:default" ;;
+        *)
+            echo "Invalid parameter: $parm"
+            exit 1
+            ;;
+        esac
+    done
+    ;;
+set)
+    if [ -e "$state/fail_control" ]; then
+        echo "fault: fail_control"
+        exit 1
+    fi
+    while [ $# -ge 2 ]; do
+        parm=$1
+        val=$2
+        shift 2
+        case $parm in
+        power | shutdown)
+            [ "$parm" = shutdown ] && val=0
+            if [ "$val" = 0 ] && [ -e "$state/stuck_on" ]; then
+                continue
+            fi
+            printf '%s\n' "$val" >"$state/power.tmp.$$"
+            mv -f "$state/power.tmp.$$" "$state/power"
+            ;;
+        reset | boot) ;;
+        identify)
+            # identify INTERVAL FORCE
+            [ $# -ge 1 ] && shift
+            ;;
+        *)
+            echo "Invalid parameter: $parm"
+            exit 1
+            ;;
+        esac
+    done
+    ;;
+*)
+    echo "Unknown operation: $op"
+    exit 1
+    ;;
+esac
+exit 0
+"""
+
+
+class IpmiSim(_Bmc):
+    """OpenIPMI ``ipmi_sim`` as one BMC on ``127.0.0.1:port`` (UDP).
+
+    Users: ``admin``/``adminpass`` (ADMINISTRATOR) and ``operator``/``operpass``
+    (max OPERATOR, not enforced by ipmi_sim).  RMCP+ cipher suites 0-3 and 6 and
+    IPMI 1.5 MD5/MD2/straight work; always pass ``-C 3``.  Layout under
+    ``workdir``: ``lan.conf``, ``bmc.emu``, ``chassis-control``, ``ipmi_sim.log``,
+    ``persist/`` (wiped on every start, LAB.md section 9) and ``state/``.
+    """
+
+    kind = "ipmi_sim"
+
+    def __init__(
+        self,
+        workdir: os.PathLike[str] | str,
+        port: int = IPMI_SIM_PORT,
+        *,
+        initial_power: bool = True,
+    ) -> None:
+        """Describe the simulator; nothing is written or started until :meth:`start`."""
+        super().__init__(workdir, port, initial_power=initial_power)
+        self.lan_conf = self.workdir / "lan.conf"
+        self.emu_file = self.workdir / "bmc.emu"
+        self.control_program = self.workdir / "chassis-control"
+        self.persist_dir = self.workdir / "persist"
+
+    def _prepare(self) -> tuple[list[str], dict[str, str], Path]:
+        bad = set(str(self.workdir)) - _SAFE_PATH_CHARS
+        if bad:
+            raise ValueError(
+                f"ipmi_sim runs its chassis control through a shell; the workdir "
+                f"{self.workdir} must not contain {''.join(sorted(bad))!r}"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.persist_dir, ignore_errors=True)
+        self.persist_dir.mkdir()
+        self.control_program.write_text(_CHASSIS_CONTROL)
+        self.control_program.chmod(0o755)
+        auths = "md5 md2 straight"
+        operator = f'"{OPERATOR_USER}" "{OPERATOR_PASSWORD}" operator'
+        lines = [
+            'name "hakitlab"',
+            "set_working_mc 0x20",
+            "  startlan 1",
+            f"    addr {LOOPBACK} {self.port}",
+            "    priv_limit admin",
+            # NOTE: without a guid ipmi_sim 1.0.13 (openipmi 2.0.33) does not
+            # announce IPMI 2.0 and every lanplus login fails.
+            "    guid a123456789abcdefa123456789abcdef",
+            *(f"    allowed_auths_{p} {auths}" for p in ("user", "operator", "admin")),
+            "  endlan",
+            f'  chassis_control "{self.control_program} {self.state_dir}"',
+            f'  user 2 true "{ADMIN_USER}" "{ADMIN_PASSWORD}" admin 10 {auths}',
+            f"  user 3 true {operator} 10 {auths}",
+            "",
+        ]
+        fd = os.open(self.lan_conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write("\n".join(lines))
+        self.emu_file.write_text(
+            "mc_setbmc 0x20\n"
+            "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
+            "mc_enable 0x20\n"
+        )
+        argv = [IPMI_SIM, "-n", "-c", str(self.lan_conf), "-f", str(self.emu_file)]
+        argv += ["-s", str(self.persist_dir)]
+        return argv, {"PATH": BASE_PATH, "LANG": "C"}, self.workdir
+
+    def _probe(self, remaining: float) -> bool:
+        try:
+            result = self.ipmitool(
+                "chassis",
+                "power",
+                "status",
+                options=("-N", "1", "-R", "1"),
+                timeout=min(5.0, max(remaining, 0.5)),
+            )
+        except subprocess.TimeoutExpired:
+            return False
+        return result.returncode == 0
+
+
+# -- pyghmi Bmc server ------------------------------------------------------------
+
+
+def _auth_cap_probe() -> bytes:
+    """Return a sessionless Get Channel Authentication Capabilities request."""
+    rs_addr, netfn_lun, rq_addr, rq_seq, cmd = 0x20, 0x06 << 2, 0x81, 0, 0x38
+    data = [0x8E, 0x04]  # IPMI 2.0 extended data, channel "this one", ADMIN
+    header_sum = -(rs_addr + netfn_lun) & 0xFF
+    body = [rq_addr, rq_seq, cmd, *data]
+    msg = bytes([rs_addr, netfn_lun, header_sum, *body, -sum(body) & 0xFF])
+    rmcp = bytes([0x06, 0x00, 0xFF, 0x07])
+    session = bytes([0x00]) + bytes(4) + bytes(4) + bytes([len(msg)])
+    return rmcp + session + msg
+
+
+class PyghmiBmc(_Bmc):
+    """A ``pyghmi.ipmi.bmc.Bmc`` subclass serving ``127.0.0.1:port`` (UDP).
+
+    It runs as ``python -m tests.lab.ipmi pyghmi-bmc CONFIG`` in its own
+    process.  Users: ``admin``/``adminpass`` (pyghmi makes every user an
+    ADMINISTRATOR).  RMCP+ suite 3 only; suite 17 is refused with "no matching
+    cipher suite" so pyghmi clients fall back to 3 (LAB.md section 9), and it
+    answers cipher-suite discovery, so ipmitool needs no ``-C``.  An unknown
+    user is silently dropped (clients hang until their own timeout).
+
+    Power changes land ``power_delay`` seconds after the request is
+    acknowledged (a power cycle: off after ``power_delay``, on again 1 s
+    later); a newer request cancels a pending one.  With ``kg`` the BMC uses
+    that BMC key.  Without ``workdir`` a private temporary directory is used
+    and removed by :meth:`stop`.
+    """
+
+    kind = "pyghmi-bmc"
+
+    def __init__(
+        self,
+        port: int = PYGHMI_BMC_PORT,
+        power_delay: float = 0.0,
+        *,
+        workdir: os.PathLike[str] | str | None = None,
+        kg: str | None = None,
+        initial_power: bool = True,
+    ) -> None:
+        """Describe the BMC; nothing is written or started until :meth:`start`."""
+        self._own_workdir = workdir is None
+        if workdir is None:
+            workdir = tempfile.mkdtemp(prefix="pyghmi-bmc-")
+        super().__init__(workdir, port, initial_power=initial_power)
+        self.power_delay = power_delay
+        self.kg = kg
+        self.config_file = self.workdir / "bmc.json"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the BMC (see :meth:`_Bmc.stop`); remove a private workdir."""
+        super().stop(timeout)
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _prepare(self) -> tuple[list[str], dict[str, str], Path]:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = {
+            "address": self.address,
+            "port": self.port,
+            "users": {ADMIN_USER: ADMIN_PASSWORD},
+            "kg": self.kg,
+            "power_delay": self.power_delay,
+            "state_dir": str(self.state_dir),
+            "parent_pid": os.getpid(),
+        }
+        fd = os.open(self.config_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(config, handle)
+        # -E -s: no PYTHON* variables, no user site; -m puts the cwd (the
+        # repository) first on sys.path.
+        argv = [sys.executable, "-E", "-s", "-m", "tests.lab.ipmi", "pyghmi-bmc"]
+        argv.append(str(self.config_file))
+        return argv, {"PATH": BASE_PATH, "LANG": "C.UTF-8"}, _REPO
+
+    def _probe(self, remaining: float) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(min(0.2, remaining))
+            try:
+                sock.connect((self.address, self.port))
+                sock.send(_auth_cap_probe())
+                reply = sock.recv(512)
+            except OSError:  # refused (not bound yet) or timed out
+                return False
+        return len(reply) > 20 and reply[:4] == b"\x06\x00\xff\x07"
+
+
+# The child process: everything below runs in ``python -m tests.lab.ipmi``.
+
+
+def _refuse_suite_17(serversession: Any) -> None:
+    """Make pyghmi's server refuse every cipher suite but 3 (LAB.md section 9).
+
+    The stock ServerSession answers any Open Session Request with suite-3
+    algorithms; pyghmi clients propose suite 17 first and then crash in
+    ``_got_rakp2``.  Status 0x11 ("no matching cipher suite") makes them
+    retry with suite 3.
+    """
+    original = serversession.ServerSession.create_open_session_response
+
+    def create_open_session_response(self: Any, request: Any) -> Any:
+        request = bytearray(request)
+        if len(request) < 32 or (request[12], request[20], request[28]) != (1, 1, 1):
+            return bytearray([request[0], 0x11, 0, 0]) + request[4:8]
+        return original(self, request)
+
+    serversession.ServerSession.create_open_session_response = (
+        create_open_session_response
+    )
+
+
+_DIRECTIVES = {0: "power 0", 1: "power 1", 2: "cycle 1", 3: "reset 1", 4: "diag 1"}
+_DIRECTIVES[5] = "shutdown 1"
+
+
+def _make_bmc_class(config: Mapping[str, Any]) -> Any:
+    """Return the lab's Bmc subclass (pyghmi is imported only in the child)."""
+    import pyghmi.ipmi.bmc as pyghmi_bmc  # noqa: PLC0415
+
+    state = _StateFiles(Path(config["state_dir"]))
+    delay = float(config["power_delay"])
+    lock = threading.Lock()
+    timers: list[threading.Timer] = []
+
+    def apply_later(steps: list[tuple[float, bool]]) -> None:
+        """Write each (delay, on) power state after its delay; cancel older ones."""
+        with lock:
+            for timer in timers:
+                timer.cancel()
+            timers.clear()
+            for after, on in steps:
+                if after <= 0:
+                    state.write_power(on)
+                    continue
+                timer = threading.Timer(after, state.write_power, (on,))
+                timer.daemon = True
+                timers.append(timer)
+                timer.start()
+
+    class LabBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
+        """Chassis power in a state file, with faults and delayed power changes."""
+
+        def _slow(self) -> None:
+            seconds = state.slow_seconds()
+            if seconds > 0:
+                time.sleep(seconds)
+
+        def get_chassis_status(self, session: Any) -> Any:
+            state.record("get power")
+            self._slow()
+            if state.fault("fail_status"):
+                return session.send_ipmi_response(code=0xFF)
+            return super().get_chassis_status(session)
+
+        def control_chassis(self, request: Any, session: Any) -> Any:
+            data = request.get("data") or [None]
+            state.record("set " + _DIRECTIVES.get(data[0], f"unknown {data[0]}"))
+            self._slow()
+            if state.fault("fail_control"):
+                return session.send_ipmi_response(code=0xFF)
+            return super().control_chassis(request, session)
+
+        def get_power_state(self) -> str:
+            return "on" if state.read_power() else "off"
+
+        def power_on(self) -> int:
+            apply_later([(delay, True)])
+            return 0
+
+        def power_off(self) -> int:
+            if not state.fault("stuck_on"):
+                apply_later([(delay, False)])
+            return 0
+
+        power_shutdown = power_off
+
+        def power_cycle(self) -> int:
+            if not state.fault("stuck_on") and state.read_power():
+                apply_later([(delay, False), (delay + CYCLE_OFF_SECONDS, True)])
+            return 0
+
+        def power_reset(self) -> int:
+            return 0
+
+        def pulse_diag(self) -> int:
+            return 0
+
+    return LabBmc
+
+
+def _serve_pyghmi_bmc(config_path: str) -> int:
+    """Run the pyghmi BMC described by the JSON file ``config_path`` until killed."""
+    from pyghmi.ipmi.private import serversession  # noqa: PLC0415
+    from pyghmi.ipmi.private import session as ipmisession  # noqa: PLC0415
+
+    config = json.loads(Path(config_path).read_text())
+    _refuse_suite_17(serversession)
+    bmc = _make_bmc_class(config)(
+        config["users"], port=config["port"], address=config["address"]
+    )
+    if config.get("kg"):
+        bmc.set_kg(config["kg"])
+    print(f"pyghmi BMC pid {os.getpid()} on {config['address']}:{config['port']}")
+    sys.stdout.flush()
+    parent = config["parent_pid"]
+    while os.getppid() == parent:  # pdeathsig's backstop
+        ipmisession.Session.wait_for_rsp(timeout=0.5)
+    return 0
+
+
+def _main(argv: Sequence[str]) -> int:
+    if len(argv) == 2 and argv[0] == "pyghmi-bmc":
+        return _serve_pyghmi_bmc(argv[1])
+    print("usage: python -m tests.lab.ipmi pyghmi-bmc CONFIG.json", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
