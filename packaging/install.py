@@ -22,6 +22,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("ha_common", "ocf_agents", "fence_agents", "cib_builder")
 PROVIDER = "hakit"
+#: Fence agent -> module with main(); pacemaker-fenced runs only /usr/sbin/fence_*.
+FENCE_AGENTS = {"fence_hakit_ipmi": "fence_agents.ipmi"}
 
 
 def default_libdir(python: str) -> str:
@@ -96,6 +98,7 @@ def main() -> int:
     parser.add_argument("--libdir", default="")
     parser.add_argument("--ocf-root", default="/usr/lib/ocf")
     parser.add_argument("--bindir", default="/usr/bin")
+    parser.add_argument("--sbindir", default="/usr/sbin")
     parser.add_argument(
         "--no-library",
         action="store_true",
@@ -124,6 +127,10 @@ def main() -> int:
             0o755,
         )
     print(f"installed {len(registry.names())} OCF agents in {agent_dir}")
+    for fence, module in FENCE_AGENTS.items():
+        path = under(os.path.join(args.sbindir, fence))
+        write(path, command_launcher(args.python, module, extra_path), 0o755)
+        print(f"installed {path}")
     cli = under(os.path.join(args.bindir, "hakit-cib"))
     write(cli, command_launcher(args.python, "cib_builder.cli", extra_path), 0o755)
     print(f"installed {cli}")

@@ -38,6 +38,7 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_OFF = 2
 POLL = 0.25
+CYCLE_POLL = 0.1
 DEVICE_ACTIONS = (
     "on",
     "off",
@@ -130,7 +131,9 @@ def password_of(opts: parse.Options) -> str:
     return done.stdout.splitlines()[0] if done.stdout else ""
 
 
-def wait_for(device: Device, want: PowerState, timeout: float) -> None:
+def wait_for(
+    device: Device, want: PowerState, timeout: float, poll: float = POLL
+) -> None:
     """Read the state until it is ``want``; fail after ``timeout`` seconds."""
     deadline = Deadline(timeout)
     last: PowerState | None = None
@@ -143,7 +146,7 @@ def wait_for(device: Device, want: PowerState, timeout: float) -> None:
                 f"requested {want.value}, the BMC still reports {last.value} "
                 f"after {timeout:g} s"
             )
-        time.sleep(min(POLL, deadline.remaining()))
+        time.sleep(min(poll, deadline.remaining()))
 
 
 def _switch(device: Device, target: PowerTarget, opts: parse.Options) -> None:
@@ -158,8 +161,10 @@ def _reboot(device: Device, opts: parse.Options) -> None:
         device.request(
             PowerTarget.CYCLE, Deadline(max(1, opts.number("shell_timeout")))
         )
-        time.sleep(opts.number("power_wait"))
-        # A cycle ends with the machine on: read it back before any success.
+        # "ON" right after the request proves nothing (the BMC may not have
+        # started the cycle): the node must be seen OFF, then ON again.  IPMI
+        # holds a cycle off for at least a second, so a fast poll sees it.
+        wait_for(device, PowerState.OFF, opts.number("power_timeout"), poll=CYCLE_POLL)
         wait_for(device, PowerState.ON, opts.number("power_timeout"))
         return
     _switch(device, PowerTarget.OFF, opts)

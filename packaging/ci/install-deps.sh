@@ -12,7 +12,7 @@ SYSTEM_PYTHON=${SYSTEM_PYTHON:-/usr/bin/python3}
 DEB_PACKAGES=(
   pacemaker pacemaker-cli-utils corosync crmsh pcs resource-agents fence-agents
   libxml2-utils iproute2 util-linux procps psmisc curl openssl ca-certificates
-  python3 python3-venv python3-psutil python3-lxml python3-click
+  python3 python3-venv python3-psutil python3-lxml python3-click python3-pyghmi
   rabbitmq-server hyperfine make openipmi ipmitool
 )
 

@@ -36,7 +36,9 @@ class FakeDevice:
         if world.get("stuck"):
             return
         if target is PowerTarget.CYCLE:
-            world["power"] = PowerState.OFF
+            world["power"] = (
+                PowerState.ON if world.get("lazy_cycle") else PowerState.OFF
+            )
             world["pending"] = PowerState.ON
         else:
             world["pending"] = (
@@ -153,6 +155,14 @@ def test_cycle_reads_the_state_back(world, capsys):
     rc, out, _ = run(world, capsys, BASE + ["-o", "reboot", "-m", "cycle"])
     assert (rc, out) == (0, "Success: Rebooted\n")
     assert world["requests"] == [PowerTarget.CYCLE]
+
+
+def test_cycle_never_seen_off_is_not_a_success(world, capsys):
+    world["lazy_cycle"] = True  # acknowledges, stays ON: proves nothing
+    argv = BASE + ["-o", "reboot", "-m", "cycle", "--power-timeout", "1"]
+    rc, out, _ = run(world, capsys, argv)
+    assert rc == 1
+    assert "Success" not in out
 
 
 def test_cycle_that_leaves_the_node_off_fails(world, capsys):
