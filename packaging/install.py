@@ -23,7 +23,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("ha_common", "ocf_agents", "fence_agents", "cib_builder")
 PROVIDER = "hakit"
 #: Fence agent -> module with main(); pacemaker-fenced runs only /usr/sbin/fence_*.
-FENCE_AGENTS = {"fence_hakit_ipmi": "fence_agents.ipmi"}
+FENCE_AGENTS = {
+    "fence_hakit_ipmi": "fence_agents.ipmi",
+    "fence_hakit_redfish": "fence_agents.redfish",
+}
 
 
 def default_libdir(python: str) -> str:
@@ -100,6 +103,11 @@ def main() -> int:
     parser.add_argument("--bindir", default="/usr/bin")
     parser.add_argument("--sbindir", default="/usr/sbin")
     parser.add_argument(
+        "--only",
+        metavar="FENCE_AGENT",
+        help="write just this fence agent's launcher (e.g. with another --python)",
+    )
+    parser.add_argument(
         "--no-library",
         action="store_true",
         help="only the launchers (the library is installed already)",
@@ -117,6 +125,17 @@ def main() -> int:
     def under(path: str) -> str:
         return os.path.join(destdir, path.lstrip("/"))
 
+    if args.only:
+        if args.only not in FENCE_AGENTS:
+            parser.error(f"unknown fence agent {args.only}")
+        path = under(os.path.join(args.sbindir, args.only))
+        write(
+            path,
+            command_launcher(args.python, FENCE_AGENTS[args.only], extra_path),
+            0o755,
+        )
+        print(f"installed {path} ({args.python})")
+        return 0
     if not args.no_library:
         copy_library(under(libdir))
     agent_dir = under(os.path.join(args.ocf_root, "resource.d", PROVIDER))

@@ -138,7 +138,8 @@ def wait_for(
     deadline = Deadline(timeout)
     last: PowerState | None = None
     while True:
-        last = device.power_state(deadline.sub(max(POLL, deadline.remaining())))
+        # Each read gets its own bound, so the last read can still report.
+        last = device.power_state(Deadline(max(1.0, deadline.remaining())))
         if last is want:
             return
         if deadline.expired():

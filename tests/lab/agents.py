@@ -41,6 +41,32 @@ def install_agents() -> Path:
     return AGENT_DIR
 
 
+def install_redfish_agent(python: str) -> Path:
+    """Install fence_hakit_redfish to run under ``python``.
+
+    Debian 12 has no python3-redfish, so the system python3 cannot import the
+    DMTF library; the tests run this one agent with the project virtualenv,
+    which has it.
+    """
+    subprocess.run(
+        [
+            SYSTEM_PYTHON,
+            str(ROOT / "packaging" / "install.py"),
+            "--destdir",
+            "/",
+            "--python",
+            python,
+            "--only",
+            "fence_hakit_redfish",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return Path("/usr/sbin/fence_hakit_redfish")
+
+
 def agent_path(name: str) -> Path:
     """The installed launcher of agent ``name``."""
     return AGENT_DIR / name

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,13 +226,15 @@ def nova_conductor_service(
 @pytest.fixture(scope="session")
 def installed_agents() -> Path:
     """hakit's agents installed where Pacemaker and ocf-tester find them."""
-    from .agents import install_agents  # noqa: PLC0415
+    from .agents import install_agents, install_redfish_agent  # noqa: PLC0415
 
     if os.geteuid() != 0:
         lab_unavailable("installing OCF agents needs root")
     if not Path("/usr/lib/ocf/resource.d/heartbeat").is_dir():
         lab_unavailable("resource-agents is not installed")
-    return install_agents()
+    path = install_agents()
+    install_redfish_agent(sys.executable)
+    return path
 
 
 def _started_redfish(workdir: Path, systems: int) -> RedfishEmulator:

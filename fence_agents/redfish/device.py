@@ -1,0 +1,241 @@
+"""The adapter over the DMTF python-redfish-library.
+
+The library is given an explicit timeout, one retry and an explicit TLS
+setting (its default is *no* verification); every HTTP status is checked, and
+no library exception crosses this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from fence_agents._runtime.driver import PowerState, PowerTarget
+from fence_agents._runtime.errors import (
+    ActionTimeoutError,
+    AuthenticationError,
+    DeviceError,
+    DeviceUnreachableError,
+    FenceUsageError,
+)
+from fence_agents._runtime.parse import Options
+from ha_common.deadline import Deadline
+
+log = logging.getLogger(__name__)
+
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+RESET = "#ComputerSystem.Reset"
+#: Preferred ResetType values per request, first advertised one wins.
+RESET_TYPES = {
+    PowerTarget.OFF: ("ForceOff",),
+    PowerTarget.ON: ("On", "ForceOn"),
+    PowerTarget.CYCLE: ("PowerCycle", "ForceRestart"),
+}
+OFF_STATES = ("Off", "PoweringOn")
+ON_STATES = ("On", "PoweringOff")
+TASK_POLL = 0.5
+
+
+def _translate(what: str, exc: Exception) -> Exception:
+    name = type(exc).__name__
+    if name == "InvalidCredentialsError":
+        return AuthenticationError(f"{what}: the BMC refused the credentials")
+    if name in ("RetriesExhaustedError", "ServerDownOrUnreachableError"):
+        detail = str(exc).splitlines()[0] if str(exc) else name
+        if "certificate" in detail.lower() or "ssl" in detail.lower():
+            return DeviceUnreachableError(f"{what}: TLS verification failed ({detail})")
+        return DeviceUnreachableError(f"{what}: cannot reach the BMC ({detail})")
+    if "SSL" in name or "certificate" in str(exc).lower():
+        return DeviceUnreachableError(f"{what}: TLS verification failed ({exc})")
+    return DeviceError(f"{what}: {name}: {exc}")
+
+
+class RedfishSession:
+    """A logged-in client and the System it fences."""
+
+    def __init__(self, client: Any, system: str, timeout: float) -> None:
+        """Wrap a redfish client bound to ``system``."""
+        self.client = client
+        self.system = system
+        self.timeout = timeout
+
+    def _get(self, path: str, deadline: Deadline) -> dict[str, Any]:
+        if deadline.expired():
+            raise ActionTimeoutError(f"GET {path}: out of time")
+        try:
+            resp = self.client.get(
+                path, timeout=max(1, deadline.remaining()), max_retry=1
+            )
+        except Exception as exc:  # noqa: BLE001 - translated, never leaks
+            raise _translate(f"GET {path}", exc) from None
+        if resp.status != 200:
+            raise DeviceError(f"GET {path}: HTTP {resp.status}")
+        body: dict[str, Any] = resp.dict
+        return body
+
+    def power_state(self, deadline: Deadline) -> PowerState:
+        """Read the System's PowerState."""
+        state = self._get(self.system, deadline).get("PowerState")
+        if state in OFF_STATES:
+            return PowerState.OFF
+        if state in ON_STATES:
+            return PowerState.ON
+        raise DeviceError(f"{self.system}: unexpected PowerState {state!r}")
+
+    def _reset_action(self, deadline: Deadline) -> tuple[str, tuple[str, ...]]:
+        body = self._get(self.system, deadline)
+        action = body.get("Actions", {}).get(RESET)
+        if not action or "target" not in action:
+            raise DeviceError(f"{self.system} offers no ComputerSystem.Reset action")
+        allowed = tuple(action.get("ResetType@Redfish.AllowableValues", ()))
+        return action["target"], allowed
+
+    def _reset_type(self, target: PowerTarget, allowed: tuple[str, ...]) -> str:
+        for candidate in RESET_TYPES[target]:
+            if not allowed or candidate in allowed:
+                return candidate
+        raise DeviceError(
+            f"the BMC allows none of {', '.join(RESET_TYPES[target])} "
+            f"(it allows {', '.join(allowed) or 'nothing'})"
+        )
+
+    def request(self, target: PowerTarget, deadline: Deadline) -> None:
+        """POST the reset; follow a task monitor if the BMC returns one."""
+        uri, allowed = self._reset_action(deadline)
+        reset = self._reset_type(target, allowed)
+        try:
+            resp = self.client.post(
+                uri,
+                body={"ResetType": reset},
+                timeout=max(1, deadline.remaining()),
+                max_retry=1,
+            )
+        except Exception as exc:  # noqa: BLE001 - translated, never leaks
+            raise _translate(f"POST {reset}", exc) from None
+        if resp.status not in (200, 202, 204):
+            raise DeviceError(f"POST {reset}: HTTP {resp.status}{_message(resp)}")
+        monitor = resp.getheader("Location") if resp.status == 202 else None
+        if monitor:
+            self._follow(monitor, reset, deadline)
+
+    def _follow(self, monitor: str, reset: str, deadline: Deadline) -> None:
+        while not deadline.expired():
+            try:
+                resp = self.client.get(
+                    monitor, timeout=max(1, deadline.remaining()), max_retry=1
+                )
+            except Exception as exc:  # noqa: BLE001 - translated, never leaks
+                raise _translate(f"task of {reset}", exc) from None
+            if resp.status == 202:
+                time.sleep(min(TASK_POLL, deadline.remaining()))
+                continue
+            state = (resp.dict or {}).get("TaskState", "Completed")
+            if resp.status in (200, 204) and state in ("Completed", "OK"):
+                return
+            raise DeviceError(f"task of {reset} ended as {state} (HTTP {resp.status})")
+        raise ActionTimeoutError(f"task of {reset} did not finish in time")
+
+    def preflight(self, deadline: Deadline) -> None:
+        """The System exists and the reset types fencing needs are allowed."""
+        self.power_state(deadline)
+        _, allowed = self._reset_action(deadline)
+        for target in (PowerTarget.OFF, PowerTarget.ON):
+            self._reset_type(target, allowed)
+
+    def close(self) -> None:
+        """Log out (ends the session when session auth was used)."""
+        try:
+            self.client.logout()
+        except Exception as exc:  # noqa: BLE001 - logout failure changes nothing
+            log.debug("logout: %s", exc)
+
+
+def _message(resp: Any) -> str:
+    try:
+        info = resp.dict.get("error", {}).get("@Message.ExtendedInfo", [])
+        text = info[0].get("Message") if info else None
+        return f" ({text})" if text else ""
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return ""
+
+
+def _choose_system(session: RedfishSession, opts: Options, deadline: Deadline) -> str:
+    if opts.text("systems_uri"):
+        return opts.text("systems_uri")
+    root = opts.text("redfish_uri").rstrip("/")
+    members = session._get(f"{root}/Systems", deadline).get("Members", [])
+    uris: list[str] = [str(m["@odata.id"]) for m in members if m.get("@odata.id")]
+    plug = opts.text("plug")
+    if plug:
+        for uri in uris:
+            body = session._get(uri, deadline)
+            if plug in (body.get("Id"), body.get("Name"), body.get("UUID"), uri):
+                return uri
+        raise FenceUsageError(f"no System matches plug {plug!r}")
+    if len(uris) == 1:
+        return uris[0]
+    raise FenceUsageError(
+        f"the BMC has {len(uris)} Systems; set systems_uri or plug to choose one"
+    )
+
+
+def _tls_problem(host: str, port: int, cafile: str | None, timeout: float) -> str:
+    """Why a verified TLS handshake fails, or '' (the library hides the reason)."""
+    if cafile is None:
+        return ""
+    import socket  # noqa: PLC0415
+    import ssl  # noqa: PLC0415
+
+    try:
+        context = ssl.create_default_context(cafile=cafile)
+        with (
+            socket.create_connection((host, port), timeout=timeout) as sock,
+            context.wrap_socket(sock, server_hostname=host),
+        ):
+            return ""
+    except ssl.SSLCertVerificationError as exc:
+        return exc.verify_message or str(exc)
+    except (OSError, ssl.SSLError):
+        return ""
+
+
+def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSession:
+    """Connect (verified TLS by default), log in, and pick the System."""
+    import redfish  # noqa: PLC0415 - only when fencing
+
+    if opts.flag("ssl_insecure") and opts.text("ssl_ca_file"):
+        raise FenceUsageError("ssl_insecure and ssl_ca_file contradict each other")
+    cafile = (
+        None
+        if opts.flag("ssl_insecure")
+        else (opts.text("ssl_ca_file") or SYSTEM_CA_BUNDLE)
+    )
+    host = opts.text("ip")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    base = f"https://{host}:{opts.number('ipport')}"
+    timeout = max(1, int(deadline.remaining()))
+    try:
+        client = redfish.redfish_client(
+            base_url=base,
+            username=opts.text("username"),
+            password=password,
+            default_prefix=opts.text("redfish_uri").rstrip("/") + "/",
+            cafile=cafile,
+            timeout=timeout,
+            max_retry=1,
+        )
+        client._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override
+        has_sessions = "SessionService" in (client.root or {})
+        client.login(auth="session" if has_sessions else "basic")
+    except Exception as exc:  # noqa: BLE001 - translated, never leaks
+        tls = _tls_problem(opts.text("ip"), opts.number("ipport"), cafile, timeout)
+        if tls:
+            raise DeviceUnreachableError(
+                f"login: TLS verification failed: {tls}"
+            ) from None
+        raise _translate("login", exc) from None
+    session = RedfishSession(client, "", timeout)
+    session.system = _choose_system(session, opts, deadline)
+    return session

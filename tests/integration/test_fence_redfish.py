@@ -1,0 +1,147 @@
+"""fence_hakit_redfish against the sushy-tools Redfish emulator (TLS, basic auth)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from tests.lab.ports import free_port
+
+pytestmark = [pytest.mark.redfish_sim]
+
+AGENT = "/usr/sbin/fence_hakit_redfish"
+
+
+def fence(emulator, action=None, **extra):
+    values = {
+        "ip": "127.0.0.1",
+        "ipport": emulator.port,
+        "username": "admin",
+        "password": "adminpass",
+        "ssl_ca_file": emulator.ca_file,
+        "power_timeout": 5,
+        "login_timeout": 5,
+        "nodename": "ctl3",
+    }
+    if action:
+        values["action"] = action
+    values.update(extra)
+    stdin = "".join(f"{k}={v}\n" for k, v in values.items() if v is not None)
+    began = time.monotonic()
+    done = subprocess.run(
+        [AGENT],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+    )
+    return done.returncode, done.stdout.strip(), done.stderr, time.monotonic() - began
+
+
+@pytest.fixture
+def rf(installed_agents, redfish_emulator):
+    return redfish_emulator
+
+
+def test_status_off_on_reboot(rf):
+    uri = rf.systems_uris[0]
+    assert fence(rf, "status")[:2] == (0, "Status: ON")
+    rc, out, err, _ = fence(rf, "off")
+    assert (rc, out) == (0, "Success: Powered OFF"), err
+    assert rf.power(uri) == "Off"
+    assert fence(rf, "status")[:2] == (2, "Status: OFF")
+    assert fence(rf, "on")[:2] == (0, "Success: Powered ON")
+    assert rf.power(uri) == "On"
+    assert fence(rf, "reboot")[:2] == (0, "Success: Rebooted")
+    assert fence(rf, "monitor")[0] == 0
+
+
+def test_validate_all_is_a_preflight_without_power_change(rf):
+    rc, _, err, _ = fence(rf, "validate-all")
+    assert rc == 0, err
+    assert rf.power(rf.systems_uris[0]) == "On"
+
+
+def test_wrong_password(rf):
+    rc, out, err, seconds = fence(rf, "status", password="wrong")
+    assert rc == 1 and out == ""
+    assert "credentials" in err
+    assert "wrong" not in err
+    assert seconds < 5
+
+
+def test_nothing_listening(installed_agents, redfish_emulator):
+    port = free_port()
+    rc, _, err, seconds = fence(redfish_emulator, "status", ipport=port)
+    assert rc == 1
+    assert seconds < 10
+    assert "Traceback" not in err
+
+
+def test_tls_is_verified_by_default(rf):
+    rc, _, err, _ = fence(rf, "status", ssl_ca_file=None)
+    assert rc == 1
+    assert "TLS verification failed" in err
+    assert fence(rf, "status", ssl_ca_file=None, ssl_insecure=1)[:2] == (
+        0,
+        "Status: ON",
+    )
+
+
+def test_reset_refused_with_400_fails_fast(rf):
+    rf.set_disable_power_off(True)
+    rc, out, err, seconds = fence(rf, "off")
+    assert rc == 1 and out == ""
+    assert "HTTP 400" in err
+    assert seconds < 3
+
+
+def test_reset_answered_500_fails_fast(rf):
+    rf.set_reset_error(True)
+    rc, _, err, seconds = fence(rf, "off")
+    assert rc == 1
+    assert "HTTP 500" in err
+    assert seconds < 3
+
+
+def test_bmc_that_accepts_off_but_never_powers_off(rf):
+    rf.set_power_delay(3600)
+    rc, out, err, seconds = fence(rf, "off", power_timeout=2)
+    assert rc == 1
+    assert "Success" not in out
+    assert "still reports ON" in err
+    assert seconds < 8
+
+
+def test_slow_bmc_gives_up_within_its_timeout(rf):
+    rf.set_slow(30)
+    rc, _, err, seconds = fence(rf, "status", login_timeout=2)
+    assert rc == 1
+    assert seconds < 10
+    assert "Traceback" not in err
+
+
+def test_several_systems_without_selection_is_refused(installed_agents, redfish_multi):
+    rc, _, err, _ = fence(redfish_multi, "off")
+    assert rc == 1
+    assert "3 Systems" in err
+    assert all(redfish_multi.power(u) == "On" for u in redfish_multi.systems_uris)
+
+
+def test_several_systems_by_systems_uri_and_by_plug(installed_agents, redfish_multi):
+    second = redfish_multi.systems_uris[1]
+    rc, out, err, _ = fence(redfish_multi, "off", systems_uri=second)
+    assert (rc, out) == (0, "Success: Powered OFF"), err
+    assert [redfish_multi.power(u) for u in redfish_multi.systems_uris] == [
+        "On",
+        "Off",
+        "On",
+    ]
+    name = redfish_multi.system_names[2]
+    assert fence(redfish_multi, "status", plug=name)[:2] == (0, "Status: ON")
+    rc, _, err, _ = fence(redfish_multi, "status", plug="no-such-node")
+    assert rc == 1 and "no System matches" in err
