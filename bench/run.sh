@@ -5,7 +5,8 @@
 # stand-in service runs as user=root.
 #
 #   bench/run.sh            writes bench/results/{metadata,monitor,floor}.{md,json}
-#                           and bench/results/startup.md (the summary)
+#                           and bench/results/startup.md (the summary), then
+#                           runs bench/cib_bench.py: bench/results/cib.md
 #
 # Everything it starts lives in one temporary directory and is stopped by the
 # EXIT trap: the stand-in service (by the agent's stop, then by its pid) and the
@@ -80,7 +81,8 @@ free_port() {
 # --destdir / with an absolute --libdir: the launchers put $WORK/lib on sys.path
 # themselves, as an installed agent under Pacemaker (no PYTHONPATH) would.
 "$PYTHON" "$ROOT/packaging/install.py" --destdir / --python "$PYTHON" \
-    --libdir "$WORK/lib" --ocf-root "$WORK/ocf" >/dev/null
+    --libdir "$WORK/lib" --ocf-root "$WORK/ocf" --bindir "$WORK/bin" \
+    --sbindir "$WORK/sbin" >/dev/null
 # Byte-compile like a Debian postinst (py3compile), so no run pays for it.
 "$PYTHON" -m compileall -q "$WORK/lib" >/dev/null
 [[ -x $AGENT ]] || die "the installer did not write $AGENT"
@@ -235,3 +237,11 @@ print()
 print(text, end="")
 EOF
 echo "bench: wrote $RESULTS/startup.md"
+
+# --- CIB builder: build + validate by size (bench/cib_bench.py) ---------------
+# In-process timing with the project's virtualenv (lxml); starts nothing.
+CIB_PYTHON=${BENCH_CIB_PYTHON:-${VENV:-$ROOT/.venv}/bin/python}
+[[ -x $CIB_PYTHON ]] || die "$CIB_PYTHON not found (run make deps, or set BENCH_CIB_PYTHON)"
+echo
+echo "== cib"
+"$CIB_PYTHON" "$HERE/cib_bench.py" --runs "${BENCH_CIB_RUNS:-5}" --output "$RESULTS/cib.md"
