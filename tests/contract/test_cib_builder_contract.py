@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from unittest import mock
 
@@ -406,3 +407,38 @@ def test_cli_control_character_is_a_topology_error(tmp_path, case):
     result = invoke("build", str(path))
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)
+
+
+def test_build_patch_against_a_given_cib(tmp_path):
+    """--format patch gives a crm_diff patch that cibadmin applies offline."""
+    empty = tmp_path / "empty.xml"
+    empty.write_text(
+        subprocess.run(
+            ["cibadmin", "--empty"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    patch = tmp_path / "patch.xml"
+    result = CliRunner().invoke(
+        cli.main,
+        [
+            "build",
+            str(EXAMPLE),
+            "--format",
+            "patch",
+            "--against",
+            str(empty),
+            "-o",
+            str(patch),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert b"<diff" in patch.read_bytes()
+    applied = subprocess.run(
+        ["cibadmin", "--patch", "--xml-file", str(patch)],
+        env={**os.environ, "CIB_file": str(empty)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert "galera-clone" in empty.read_text()
