@@ -163,3 +163,17 @@ def test_delayed_power_off_is_waited_for(pyghmi_bmc, installed_agents):
     assert (rc, out) == (0, "Success: Powered OFF")
     assert pyghmi_bmc.power is False
     assert seconds >= 2.0
+
+
+KG = "0123456789abcdef0123"
+
+
+@pytest.mark.parametrize("pyghmi_bmc", [{"kg": KG}], indirect=True)
+def test_kg_key(pyghmi_bmc, installed_agents):
+    hex_kg = KG.encode().hex()
+    rc, out, err, _ = fence(pyghmi_bmc.port, "status", extra={"hexadecimal_kg": hex_kg})
+    assert (rc, out) == (0, "Status: ON"), err
+    assert hex_kg not in err
+    rc, _, _, seconds = fence(pyghmi_bmc.port, "status")
+    assert rc == 1
+    assert seconds < 6

@@ -145,3 +145,16 @@ def test_several_systems_by_systems_uri_and_by_plug(installed_agents, redfish_mu
     assert fence(redfish_multi, "status", plug=name)[:2] == (0, "Status: ON")
     rc, _, err, _ = fence(redfish_multi, "status", plug="no-such-node")
     assert rc == 1 and "no System matches" in err
+
+
+def test_certificate_for_another_name_is_refused(installed_agents, tmp_path):
+    from tests.lab.redfish import RedfishEmulator
+
+    emulator = RedfishEmulator(tmp_path / "rf", free_port(), wrong_name_cert=True)
+    emulator.start()
+    try:
+        rc, out, err, _ = fence(emulator, "status")
+        assert rc == 1 and out == ""
+        assert "TLS verification failed" in err
+    finally:
+        emulator.stop()
