@@ -29,11 +29,14 @@ class ToolError(Exception):
     """A Pacemaker tool is missing or failed (the CLI exits 4)."""
 
 
-def _run(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
+def _spawn(
+    argv: Sequence[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a Pacemaker tool with a clean environment and a timeout."""
     environ = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
     environ.update(env or {})
     try:
-        done = subprocess.run(
+        return subprocess.run(
             list(argv),
             capture_output=True,
             text=True,
@@ -42,11 +45,14 @@ def _run(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
             env=environ,
         )
     except FileNotFoundError:
-        raise ToolError(
-            f"{argv[0]} is not installed (Debian: pacemaker-cli-utils)"
-        ) from None
+        raise ToolError(f"{argv[0]} is not installed (pacemaker-cli-utils)") from None
     except subprocess.TimeoutExpired:
         raise ToolError(f"{argv[0]} did not finish in {TOOL_TIMEOUT} s") from None
+
+
+def _run(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
+    """Run a tool that must succeed; return its standard output."""
+    done = _spawn(argv, env)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
         raise ToolError(
@@ -64,19 +70,7 @@ class Verdict:
 
 
 def _crm_verify(path: str) -> tuple[int, list[str]]:
-    try:
-        done = subprocess.run(
-            ["crm_verify", "--xml-file", path, "-V"],
-            capture_output=True,
-            text=True,
-            timeout=TOOL_TIMEOUT,
-            check=False,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
-        )
-    except FileNotFoundError:
-        raise ToolError("crm_verify is not installed (pacemaker-cli-utils)") from None
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"crm_verify did not finish in {TOOL_TIMEOUT} s") from None
+    done = _spawn(["crm_verify", "--xml-file", path, "-V"])
     text = done.stdout + done.stderr
     return done.returncode, [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -247,19 +241,7 @@ def _simulate(
     ]
     for node in failed:
         argv += ["--node-fail", node]
-    try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=TOOL_TIMEOUT,
-            check=False,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"},
-        )
-    except FileNotFoundError:
-        raise ToolError("crm_simulate is not installed (pacemaker-cli-utils)") from None
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"crm_simulate did not finish in {TOOL_TIMEOUT} s") from None
+    done = _spawn(argv)
     try:
         root = ET.fromstring(done.stdout)
     except ET.ParseError:

@@ -39,16 +39,6 @@ EXIT_FAIL = 1
 EXIT_OFF = 2
 POLL = 0.25
 CYCLE_POLL = 0.1
-DEVICE_ACTIONS = (
-    "on",
-    "off",
-    "reboot",
-    "status",
-    "monitor",
-    "list",
-    "list-status",
-    "validate-all",
-)
 
 
 class PowerState(Enum):

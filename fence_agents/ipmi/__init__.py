@@ -76,16 +76,6 @@ class IpmiFence(FenceAgent):
         *options.TIMEOUTS,
         *options.LOGGING,
     )
-    actions = (
-        "on",
-        "off",
-        "reboot",
-        "status",
-        "monitor",
-        "metadata",
-        "manpage",
-        "validate-all",
-    )
 
     def open(self, opts: Options, password: str, deadline: Deadline) -> Device:
         """Log in to the BMC (the pyghmi adapter is imported only now)."""

@@ -51,16 +51,6 @@ class RedfishFence(FenceAgent):
         *options.TIMEOUTS,
         *options.LOGGING,
     )
-    actions = (
-        "on",
-        "off",
-        "reboot",
-        "status",
-        "monitor",
-        "metadata",
-        "manpage",
-        "validate-all",
-    )
 
     def open(self, opts: Options, password: str, deadline: Deadline) -> Device:
         """Log in (the Redfish library is imported only now)."""
