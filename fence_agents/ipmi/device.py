@@ -119,9 +119,15 @@ class IpmiSession:
         self.power_state(deadline)
 
     def close(self) -> None:
-        """Log out, best effort (pyghmi may block: do not wait for it)."""
+        """Log out, so the BMC frees the session (it has a handful of them).
+
+        ``Command`` has no logout of its own; its session object has.
+        """
+        session = getattr(self.command, "ipmi_session", None)
+        if session is None:
+            return
         try:
-            _call("logout", self.command.logout, Deadline(1.0))
+            _call("logout", session.logout, Deadline(1.0))
         except Exception as exc:  # noqa: BLE001 - logout failure changes nothing
             log.debug("logout: %s", exc)
 
