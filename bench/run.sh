@@ -245,3 +245,13 @@ CIB_PYTHON=${BENCH_CIB_PYTHON:-${VENV:-$ROOT/.venv}/bin/python}
 echo
 echo "== cib"
 "$CIB_PYTHON" "$HERE/cib_bench.py" --runs "${BENCH_CIB_RUNS:-5}" --output "$RESULTS/cib.md"
+
+# --- fence agents: hakit vs ClusterLabs on ipmi_sim and sushy (bench/fence_bench.py)
+# Starts one ipmi_sim and one Redfish emulator in its own temporary directory,
+# stops them however it ends; stages hakit's fence agents there (nothing is
+# installed).  Writes bench/results/fence.{md,json}.  About 1 min 45 s.
+FENCE_PYTHON=${BENCH_FENCE_PYTHON:-${VENV:-$ROOT/.venv}/bin/python}
+[[ -x $FENCE_PYTHON ]] || die "$FENCE_PYTHON not found (run make deps, or set BENCH_FENCE_PYTHON)"
+echo
+echo "== fence"
+"$FENCE_PYTHON" "$HERE/fence_bench.py" --runs "${BENCH_FENCE_RUNS:-10}" --output-dir "$RESULTS"
