@@ -22,6 +22,7 @@ _REPO = Path(__file__).resolve().parents[2]
 if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
 
+from tests.lab.multinode import MULTI_REQUIRED_TOOLS, MultiCluster  # noqa: E402
 from tests.lab.pacemaker import REQUIRED_TOOLS, SAFE_PATH, Cluster  # noqa: E402
 
 
@@ -65,6 +66,53 @@ def pcmk_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             cluster.stop()
         except Exception as exc:
             print(f"pcmk_cluster: stop at exit failed: {exc}", file=sys.stderr)
+
+    atexit.register(_safety_net)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            atexit.unregister(_safety_net)
+
+
+def _three_nodes_unavailable_reason() -> str | None:
+    """Return why the namespaced three-node lab cannot run here, or None."""
+    missing = [
+        tool
+        for tool in MULTI_REQUIRED_TOOLS
+        if shutil.which(tool, path=SAFE_PATH) is None
+    ]
+    if missing:
+        return f"tools for the three-node lab not installed: {', '.join(missing)}"
+    if os.geteuid() != 0:
+        return "the three-node lab needs root (network and mount namespaces)"
+    if not Path("/proc/self/ns/net").exists():
+        return "the kernel has no network namespaces"
+    return None
+
+
+@pytest.fixture(scope="session")
+def pcmk_three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiCluster]:
+    """Yield a started three-node cluster (ctl1..ctl3) in private namespaces.
+
+    Each node has its own network, mount and UTS namespace, so this can run
+    next to ``pcmk_cluster`` without sharing /run, /dev/shm, the CIB or IPC.
+    Tests may kill_node()/restart_node() but must leave all nodes running
+    and remove the resources they add.
+    """
+    reason = _three_nodes_unavailable_reason()
+    if reason:
+        _unavailable(reason)
+    cluster = MultiCluster(tmp_path_factory.mktemp("pcmk3"))
+
+    def _safety_net() -> None:
+        try:
+            cluster.stop()
+        except Exception as exc:
+            print(f"pcmk_three: stop at exit failed: {exc}", file=sys.stderr)
 
     atexit.register(_safety_net)
     try:
