@@ -105,3 +105,45 @@ def test_pcs_cluster_cib_push(restore, tmp_path):
     path = loadable(tmp_path / "cib.xml")
     cluster.run(["pcs", "cluster", "cib-push", str(path), "--config"], timeout=120)
     assert_loaded(cluster)
+
+
+@pytest.mark.slow
+def test_three_node_lab_accepts_the_full_cib(pcmk_three, tmp_path):
+    """The example's nodes are ctl1-3, as in the lab: load it whole (maintenance)."""
+    cluster = pcmk_three
+    saved = tmp_path / "saved.xml"
+    saved.write_text(
+        cluster.run(["cibadmin", "--query", "--scope", "configuration"]).stdout
+    )
+    tree = etree.fromstring(pipeline.build(EXAMPLE).xml)
+    options = tree.find("configuration/crm_config/cluster_property_set")
+    etree.SubElement(
+        options,
+        "nvpair",
+        id="cib-bootstrap-options-maintenance-mode",
+        name="maintenance-mode",
+        value="true",
+    )
+    path = tmp_path / "cib.xml"
+    path.write_bytes(etree.tostring(tree, encoding="UTF-8"))
+    try:
+        cluster.run(
+            ["crm", "-F", "configure", "load", "xml", "update", str(path)], timeout=120
+        )
+        ids = live_ids(cluster)
+        for rsc in EXPECTED:
+            assert rsc in ids
+        for node in ("ctl1", "ctl2", "ctl3"):
+            verify = cluster.run(["crm_verify", "-L"], node=node, check=False)
+            assert "error" not in (verify.stdout + verify.stderr).lower()
+    finally:
+        cluster.run(
+            [
+                "cibadmin",
+                "--replace",
+                "--scope",
+                "configuration",
+                "--xml-file",
+                str(saved),
+            ]
+        )
