@@ -66,14 +66,12 @@ def test_failover_quorum_loss_and_rejoin(pcmk_three: MultiCluster) -> None:
         mc.kill_node(owner)
         killed.append(owner)
         observer = others[0]
-        mc.wait_until(
-            lambda: (
-                len(mc.where(RSC, observer)) == 1
-                and mc.where(RSC, observer)[0] in others
-            ),
-            20,
-            f"{RSC} restarted on a survivor",
-        )
+
+        def on_a_survivor() -> bool:
+            where = mc.where(RSC, observer)  # read once: it changes under us
+            return len(where) == 1 and where[0] in others
+
+        mc.wait_until(on_a_survivor, 20, f"{RSC} restarted on a survivor")
         failover = time.monotonic() - t0
         (survivor,) = mc.where(RSC, observer)
         assert state_file_exists(mc, survivor)
