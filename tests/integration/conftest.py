@@ -13,6 +13,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,29 @@ def _cluster_unavailable_reason() -> str | None:
     return None
 
 
+def _running(cluster: Any, label: str) -> Iterator[Any]:
+    """Start ``cluster``, yield it, and always stop it (also at interpreter exit).
+
+    A killed interpreter is covered by the daemons' pdeathsig.
+    """
+
+    def _safety_net() -> None:
+        try:
+            cluster.stop()
+        except Exception as exc:
+            print(f"{label}: stop at exit failed: {exc}", file=sys.stderr)
+
+    atexit.register(_safety_net)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        try:
+            cluster.stop()
+        finally:
+            atexit.unregister(_safety_net)
+
+
 @pytest.fixture(scope="session")
 def pcmk_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """Yield a started single-node cluster (node1); stop it at session end.
@@ -57,25 +81,7 @@ def pcmk_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     reason = _cluster_unavailable_reason()
     if reason:
         _unavailable(reason)
-    cluster = Cluster(tmp_path_factory.mktemp("pcmk"))
-
-    def _safety_net() -> None:
-        # Runs if the interpreter exits without finishing this fixture's
-        # teardown.  A killed interpreter is covered by the daemons' pdeathsig.
-        try:
-            cluster.stop()
-        except Exception as exc:
-            print(f"pcmk_cluster: stop at exit failed: {exc}", file=sys.stderr)
-
-    atexit.register(_safety_net)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        try:
-            cluster.stop()
-        finally:
-            atexit.unregister(_safety_net)
+    yield from _running(Cluster(tmp_path_factory.mktemp("pcmk")), "pcmk_cluster")
 
 
 def _three_nodes_unavailable_reason() -> str | None:
@@ -106,20 +112,4 @@ def pcmk_three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiCluste
     reason = _three_nodes_unavailable_reason()
     if reason:
         _unavailable(reason)
-    cluster = MultiCluster(tmp_path_factory.mktemp("pcmk3"))
-
-    def _safety_net() -> None:
-        try:
-            cluster.stop()
-        except Exception as exc:
-            print(f"pcmk_three: stop at exit failed: {exc}", file=sys.stderr)
-
-    atexit.register(_safety_net)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        try:
-            cluster.stop()
-        finally:
-            atexit.unregister(_safety_net)
+    yield from _running(MultiCluster(tmp_path_factory.mktemp("pcmk3")), "pcmk_three")
