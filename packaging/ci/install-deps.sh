@@ -14,6 +14,7 @@ DEB_PACKAGES=(
   libxml2-utils iproute2 util-linux procps psmisc curl openssl ca-certificates
   python3 python3-venv python3-psutil python3-lxml python3-click python3-pyghmi
   rabbitmq-server hyperfine make openipmi ipmitool
+  mariadb-server mariadb-client galera-4 rsync socat
 )
 
 need_apt() {
