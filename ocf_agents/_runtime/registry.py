@@ -13,6 +13,7 @@ from ocf_agents.openstack.services import SERVICE_NAMES
 
 #: Agent name -> module that holds ``SPEC`` (or ``SPECS[name]``).
 AGENTS: dict[str, str] = dict.fromkeys(SERVICE_NAMES, "ocf_agents.openstack")
+AGENTS["galera"] = "ocf_agents.galera.spec"
 
 
 def names() -> tuple[str, ...]:

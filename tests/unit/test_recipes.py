@@ -563,7 +563,7 @@ clone_max = 2
 def test_overrides_of_galera():
     tail = """
 [overrides.galera]
-params = { wsrep_cluster_address = "gcomm://10.0.0.1,10.0.0.2", extra = "x" }
+params = { wsrep_cluster_address = "gcomm://10.0.0.1,10.0.0.2", sst_timeout = "600" }
 timeouts = { promote = 900, demote = 200, monitor = 45 }
 clone_max = 2
 """
@@ -571,7 +571,7 @@ clone_max = 2
     assert galera.meta_value("clone-max") == "2"
     params = dict(galera.child.params)
     assert params["wsrep_cluster_address"] == "gcomm://10.0.0.1,10.0.0.2"
-    assert params["extra"] == "x"
+    assert params["sst_timeout"] == "600"
     assert timeout(galera.child, "promote") == 900
     assert timeout(galera.child, "demote") == 200
     assert [op.timeout for op in ops(galera.child, "monitor")] == [45, 45]

@@ -1,0 +1,144 @@
+"""Node attributes and cluster queries through Pacemaker's own tools.
+
+Stateful agents (Galera, RabbitMQ) publish facts as transient node attributes
+(``attrd_updater``), read every node's value in one query, and set promotion
+scores.  Every call runs without a shell, with a timeout taken from the
+action's deadline, and fails with a typed error naming the tool.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+
+from ha_common.deadline import Deadline
+from ocf_agents._runtime.errors import AgentError
+
+log = logging.getLogger(__name__)
+
+#: Longest a single cluster tool call may take, whatever the deadline says.
+CALL_TIMEOUT = 10.0
+
+_QUERY_LINE = re.compile(
+    r'name="(?P<name>[^"]*)" host="(?P<host>[^"]*)" value="(?P<value>[^"]*)"'
+)
+
+
+class ClusterToolError(AgentError):
+    """A cluster tool failed or timed out."""
+
+
+def _run(
+    argv: list[str], deadline: Deadline | None
+) -> subprocess.CompletedProcess[str]:
+    timeout = (
+        CALL_TIMEOUT if deadline is None else min(CALL_TIMEOUT, deadline.remaining())
+    )
+    if timeout <= 0:
+        raise ClusterToolError(f"no time left to run {argv[0]}")
+    try:
+        return subprocess.run(  # noqa: S603 - argv list, never a shell
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise ClusterToolError(f"{argv[0]} is not installed") from None
+    except subprocess.TimeoutExpired:
+        raise ClusterToolError(
+            f"{argv[0]} did not answer within {timeout:.1f} s"
+        ) from None
+
+
+def _checked(argv: list[str], deadline: Deadline | None) -> str:
+    done = _run(argv, deadline)
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip().splitlines()
+        raise ClusterToolError(
+            f"{' '.join(argv[:2])} failed (exit {done.returncode})"
+            + (f": {detail[-1]}" if detail else "")
+        )
+    return done.stdout
+
+
+def local_node(deadline: Deadline | None = None) -> str:
+    """The name of this node as the cluster knows it (``crm_node -n``)."""
+    name = _checked(["crm_node", "-n"], deadline).strip()
+    if not name:
+        raise ClusterToolError("crm_node -n printed no node name")
+    return name
+
+
+def set_attr(
+    name: str,
+    value: str,
+    node: str | None = None,
+    deadline: Deadline | None = None,
+    private: bool = False,
+) -> None:
+    """Set transient node attribute ``name`` (this node unless ``node``).
+
+    A private attribute lives in pacemaker-attrd only: it is never written
+    to the CIB, so changing it costs no scheduler run.
+    """
+    argv = ["attrd_updater", "-n", name, "-U", value]
+    if node:
+        argv += ["-N", node]
+    if private:
+        argv.append("-p")
+    _checked(argv, deadline)
+
+
+def delete_attr(
+    name: str, node: str | None = None, deadline: Deadline | None = None
+) -> None:
+    """Unset transient node attribute ``name`` (this node unless ``node``)."""
+    argv = ["attrd_updater", "-n", name, "-D"]
+    if node:
+        argv += ["-N", node]
+    _checked(argv, deadline)
+
+
+def query_all(name: str, deadline: Deadline | None = None) -> dict[str, str]:
+    """Every node's non-empty value of transient attribute ``name``."""
+    done = _run(["attrd_updater", "-Q", "-A", "-n", name], deadline)
+    if done.returncode != 0:
+        # attrd answers "not found" (exit 105 or 6) for an attribute nobody set.
+        if "not found" in (done.stderr + done.stdout).lower() or done.returncode in (
+            6,
+            105,
+        ):
+            return {}
+        raise ClusterToolError(
+            f"attrd_updater -Q -A -n {name} failed (exit {done.returncode}): "
+            f"{done.stderr.strip()}"
+        )
+    values = {}
+    for line in done.stdout.splitlines():
+        found = _QUERY_LINE.search(line)
+        if found and found["value"] and found["name"] == name:
+            values[found["host"]] = found["value"]
+    return values
+
+
+def promotion_attr(resource: str) -> str:
+    """The node attribute Pacemaker reads as ``resource``'s promotion score."""
+    return f"master-{resource}"
+
+
+def set_promotion(
+    resource: str, score: int, node: str | None = None, deadline: Deadline | None = None
+) -> None:
+    """Set the promotion score of ``resource`` on ``node`` (this node by default)."""
+    set_attr(promotion_attr(resource), str(score), node, deadline)
+
+
+def clear_promotion(
+    resource: str, node: str | None = None, deadline: Deadline | None = None
+) -> None:
+    """Remove the promotion score of ``resource`` on ``node``."""
+    delete_attr(promotion_attr(resource), node, deadline)

@@ -1,0 +1,741 @@
+"""Actions of ``ocf:hakit:galera``.
+
+Roles: *unpromoted* means mariadbd is stopped and the node's position is
+published; *promoted* means mariadbd runs, Synced, in the Primary Component.
+The rules (positions, election) live in ``state``; this module runs
+mariadbd, talks to the cluster tools and turns findings into OCF codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import time
+
+from ocf_agents._runtime import cluster, proc
+from ocf_agents._runtime.context import ActionContext
+from ocf_agents._runtime.env import Config
+from ocf_agents._runtime.errors import (
+    ActionTimeoutError,
+    AgentError,
+    HostSetupError,
+    NotInstalledError,
+    PermissionDeniedError,
+)
+from ocf_agents._runtime.rc import OcfRc
+from ocf_agents.galera import state
+from ocf_agents.galera.spec import ATTR_FORCE, ATTR_POSITION, ATTR_PRIMARY, ATTR_WAITING
+from ocf_agents.galera.state import EMPTY, Decision, Position, Report
+
+log = logging.getLogger(__name__)
+
+#: Promotion score of a node allowed to be promoted.
+PROMOTE_SCORE = 100
+#: Seconds of a promote kept back to stop mariadbd when the join fails.
+STOP_RESERVE = 20.0
+#: Seconds between progress lines while a state transfer runs.
+PROGRESS_EVERY = 10.0
+POLL = 0.25
+INSTALL_DB = "mariadb-install-db"
+
+
+class FailedPromotedError(AgentError):
+    """mariadbd runs but is not a healthy member (OCF_FAILED_PROMOTED)."""
+
+    rc = OcfRc.FAILED_PROMOTED
+
+
+# --- parameters and local files ------------------------------------------------
+
+
+def _pidfile(cfg: Config, ctx: ActionContext) -> str:
+    return cfg.get_str("pidfile") or os.path.join(
+        ctx.rsctmp, f"hakit-{ctx.resource}.pid"
+    )
+
+
+def _statefile(ctx: ActionContext) -> str:
+    """Exists while the instance is started; holds the last known report."""
+    return os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.galera")
+
+
+def _attr(ctx: ActionContext, what: str) -> str:
+    return f"{ctx.resource}-{what}"
+
+
+def _identity(cfg: Config) -> proc.Identity:
+    return proc.Identity(
+        cfg.get_str("binary"), (f"--defaults-file={cfg.get_str('config')}",)
+    )
+
+
+def _me(ctx: ActionContext) -> str:
+    return ctx.meta.get("on_node") or cluster.local_node(ctx.deadline)
+
+
+def _expected(cfg: Config) -> list[str]:
+    hosts = state.parse_cluster_address(cfg.get_str("wsrep_cluster_address"))
+    mapping = cfg["cluster_host_map"]
+    return state.expected_nodes(hosts, mapping if isinstance(mapping, dict) else {})
+
+
+def _save_report(ctx: ActionContext, report: Report) -> None:
+    path = _statefile(ctx)
+    tmp = f"{path}.{os.getpid()}"
+    os.makedirs(ctx.rsctmp, mode=0o755, exist_ok=True)
+    with open(tmp, "w", encoding="ascii") as handle:
+        handle.write(report.encode() + "\n")
+    os.replace(tmp, path)
+
+
+def _saved_report(ctx: ActionContext) -> Report | None:
+    try:
+        with open(_statefile(ctx), encoding="ascii") as handle:
+            text = handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        return Report.decode(text)
+    except ValueError:
+        log.warning("ignoring a malformed state file %s", _statefile(ctx))
+        return None
+
+
+def _has_database(datadir: str) -> bool:
+    return os.path.isdir(os.path.join(datadir, "mysql"))
+
+
+def _datadir_locked(datadir: str) -> bool:
+    """Tell whether some process holds InnoDB's lock on the data directory."""
+    import fcntl  # noqa: PLC0415
+
+    path = os.path.join(datadir, "ibdata1")
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+# --- validate -----------------------------------------------------------------------
+
+
+def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Check the host: program, configuration, data directory, user, credentials."""
+    binary = cfg.get_str("binary")
+    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
+        raise NotInstalledError(f"{binary} is not installed (binary)")
+    config = cfg.get_str("config")
+    if not os.path.isfile(config) or not os.access(config, os.R_OK):
+        raise HostSetupError(
+            f"configuration file {config} does not exist or is unreadable"
+        )
+    datadir = cfg.get_str("datadir")
+    if not os.path.isdir(datadir):
+        raise NotInstalledError(f"data directory {datadir} does not exist (datadir)")
+    proc.check_user(cfg.get_str("user"))
+    _check_credentials(cfg)
+    if not _expected(cfg):
+        raise HostSetupError(
+            "no Pacemaker node matches a host of wsrep_cluster_address; "
+            "set cluster_host_map"
+        )
+    return OcfRc.SUCCESS
+
+
+def _check_credentials(cfg: Config) -> None:
+    path = cfg.get_str("check_defaults_file")
+    if not path:
+        return
+    try:
+        info = os.stat(path)
+        with open(path, "rb"):
+            pass
+    except FileNotFoundError:
+        raise HostSetupError(f"check_defaults_file {path} does not exist") from None
+    except PermissionError:
+        raise PermissionDeniedError(
+            f"check_defaults_file {path} is not readable"
+        ) from None
+    if info.st_mode & 0o077:
+        raise PermissionDeniedError(
+            f"check_defaults_file {path} is readable by others "
+            f"(mode {info.st_mode & 0o777:04o}); chmod 600 it"
+        )
+
+
+# --- talking to mariadbd ----------------------------------------------------------
+
+
+def _credentials(cfg: Config) -> tuple[str, str]:
+    path = cfg.get_str("check_defaults_file")
+    if not path:
+        return "root", ""
+    from ocf_agents.galera import wire  # noqa: PLC0415
+
+    try:
+        options = wire.read_option_file(path)
+    except OSError as exc:
+        raise PermissionDeniedError(
+            f"cannot read check_defaults_file {path}: {exc.strerror}"
+        ) from None
+    user = options.get("user", "")
+    if not user:
+        raise HostSetupError(f"check_defaults_file {path} names no user in [client]")
+    return user, options.get("password", "")
+
+
+def _status(cfg: Config, ctx: ActionContext) -> dict[str, str]:
+    """The server's wsrep status; raises AgentError when it does not answer."""
+    from ocf_agents.galera import wire  # noqa: PLC0415
+
+    user, password = _credentials(cfg)
+    timeout = max(0.5, min(5.0, ctx.deadline.remaining()))
+    try:
+        with wire.Connection(
+            unix_socket=cfg.get_str("socket"),
+            user=user,
+            password=password,
+            timeout=timeout,
+        ) as conn:
+            return wire.status(conn, "wsrep%")
+    except (wire.WireError, wire.ConnectError, OSError) as exc:
+        raise AgentError(f"no answer on {cfg.get_str('socket')}: {exc}") from None
+
+
+def _problem(cfg: Config, status: dict[str, str]) -> str:
+    """Say what is wrong with a member's status; empty when it is healthy."""
+    cluster_status = status.get("wsrep_cluster_status")
+    if cluster_status is None:
+        return "wsrep is not enabled (no wsrep_cluster_status)"
+    if cluster_status != "Primary":
+        return f"not in the Primary Component (wsrep_cluster_status={cluster_status})"
+    comment = status.get("wsrep_local_state_comment", "?")
+    donor = status.get("wsrep_local_state") == "2"
+    if comment != "Synced" and not (donor and cfg.get_bool("allow_donor")):
+        return f"not synced (wsrep_local_state_comment={comment})"
+    if status.get("wsrep_ready") != "ON":
+        return f"not ready (wsrep_ready={status.get('wsrep_ready')})"
+    return ""
+
+
+def _running(cfg: Config, ctx: ActionContext) -> int | None:
+    """Return mariadbd's pid; raise if a mariadbd we did not start holds datadir."""
+    pid = proc.find(_pidfile(cfg, ctx), _identity(cfg))
+    if (
+        pid is None
+        and cfg.get_str("datadir")
+        and _datadir_locked(cfg.get_str("datadir"))
+    ):
+        raise AgentError(
+            f"a process outside this agent's control holds "
+            f"{cfg.get_str('datadir')}; stop it"
+        )
+    return pid
+
+
+def _log_hint(cfg: Config) -> str:
+    path = cfg.get_str("log")
+    if not path:
+        return "see the MariaDB error log"
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 16384))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return f"see {path}"
+    errors = [line for line in lines if "[ERROR]" in line]
+    return (
+        f"last error: {errors[-1].split('[ERROR]', 1)[1].strip()}"
+        if errors
+        else f"see {path}"
+    )
+
+
+# --- positions -----------------------------------------------------------------------
+
+
+def _recover(cfg: Config, ctx: ActionContext) -> Report:
+    """The node's last committed position, with mariadbd stopped."""
+    datadir = cfg.get_str("datadir")
+    try:
+        grastate = state.read_grastate(datadir)
+    except (OSError, ValueError) as exc:
+        raise AgentError(f"cannot read grastate.dat: {exc}") from None
+    if grastate is not None and grastate.position.known:
+        log.info("position from grastate.dat: %s", grastate.position)
+        return Report(grastate.position, grastate.safe_to_bootstrap)
+    if grastate is None and not _has_database(datadir):
+        return Report(EMPTY, False)
+    safe = grastate.safe_to_bootstrap if grastate else False
+    position = _wsrep_recover(cfg, ctx)
+    log.info("position from --wsrep-recover: %s", position)
+    return Report(position, safe)
+
+
+def _wsrep_recover(cfg: Config, ctx: ActionContext) -> Position:
+    import pwd  # noqa: PLC0415
+
+    user = cfg.get_str("user")
+    log_path = os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.recover.log")
+    proc.remove_file(log_path)
+    with open(log_path, "w", encoding="utf-8"):
+        pass
+    entry = pwd.getpwnam(user)
+    os.chown(log_path, entry.pw_uid, entry.pw_gid)
+    argv = [
+        cfg.get_str("binary"),
+        f"--defaults-file={cfg.get_str('config')}",
+        f"--datadir={cfg.get_str('datadir')}",
+        f"--user={user}",
+        "--wsrep-recover",
+        f"--log-error={log_path}",
+    ]
+    timeout = ctx.deadline.remaining()
+    try:
+        subprocess.run(  # noqa: S603 - argv list, never a shell
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ActionTimeoutError(
+            f"mariadbd --wsrep-recover did not finish in {timeout:.0f} s"
+        ) from None
+    try:
+        with open(log_path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise AgentError(f"cannot read {log_path}: {exc.strerror}") from None
+    position = state.recovered_position(text)
+    if position is None:
+        last = [line for line in text.splitlines() if "[ERROR]" in line]
+        detail = last[-1].split("[ERROR]", 1)[1].strip() if last else f"see {log_path}"
+        raise AgentError(f"mariadbd --wsrep-recover found no position: {detail}")
+    return position
+
+
+def _final_position(cfg: Config, ctx: ActionContext) -> Report | None:
+    """The position grastate.dat holds after a stop (None when unknown)."""
+    try:
+        grastate = state.read_grastate(cfg.get_str("datadir"))
+    except (OSError, ValueError):
+        return None
+    if grastate is None or not grastate.position.known:
+        return None
+    return Report(grastate.position, grastate.safe_to_bootstrap)
+
+
+# --- the election as seen from this node ----------------------------------------
+
+
+def _forced(cfg: Config, ctx: ActionContext) -> tuple[str | None, str]:
+    """The node an operator allowed to bootstrap, and a note when ignored."""
+    values = cluster.query_all(_attr(ctx, ATTR_FORCE), ctx.deadline)
+    now = time.time()
+    limit = cfg.get_int("force_bootstrap_max")
+    valid, notes = [], []
+    for node, text in sorted(values.items()):
+        expiry = _expiry(text)
+        if expiry is None:
+            notes.append(f"force-bootstrap on {node} has no valid expiry ({text!r})")
+        elif expiry <= now:
+            notes.append(f"force-bootstrap on {node} expired")
+        elif expiry > now + limit:
+            notes.append(f"force-bootstrap on {node} expires more than {limit} s ahead")
+        else:
+            valid.append(node)
+    if len(valid) > 1:
+        return None, f"force-bootstrap is set on several nodes ({', '.join(valid)})"
+    return (valid[0] if valid else None), "; ".join(notes)
+
+
+def _expiry(text: str) -> float | None:
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _reports(ctx: ActionContext) -> dict[str, Report]:
+    reports = {}
+    for node, text in cluster.query_all(
+        _attr(ctx, ATTR_POSITION), ctx.deadline
+    ).items():
+        try:
+            reports[node] = Report.decode(text)
+        except ValueError:
+            log.warning("ignoring %s's malformed position %r", node, text)
+    return reports
+
+
+def _decide(cfg: Config, ctx: ActionContext) -> tuple[Decision, str]:
+    forced, note = _forced(cfg, ctx)
+    decision = state.elect(_expected(cfg), _reports(ctx), forced)
+    if note and decision.winner is None:
+        decision = Decision(None, f"{decision.reason}; {note}")
+    return decision, note
+
+
+def _set_waiting(ctx: ActionContext, text: str) -> None:
+    cluster.set_attr(_attr(ctx, ATTR_WAITING), text[:200], deadline=ctx.deadline)
+
+
+def _refresh(cfg: Config, ctx: ActionContext, me: str) -> None:
+    """Unpromoted: say who may be promoted now, and what this node waits for."""
+    peers = _primary_peers(ctx, me)
+    if peers:
+        report = _saved_report(ctx)
+        refusal = _join_refusal(report, peers)
+        if refusal:
+            cluster.clear_promotion(ctx.resource, deadline=ctx.deadline)
+            _set_waiting(ctx, refusal)
+            log.error("%s", refusal)
+            return
+        cluster.set_promotion(ctx.resource, PROMOTE_SCORE, deadline=ctx.deadline)
+        _set_waiting(ctx, f"joining the Primary Component on {', '.join(peers)}")
+        return
+    decision, _ = _decide(cfg, ctx)
+    if decision.winner is None:
+        cluster.clear_promotion(ctx.resource, deadline=ctx.deadline)
+        _set_waiting(ctx, decision.reason)
+        log.info("no bootstrap yet: %s", decision.reason)
+        return
+    cluster.set_promotion(
+        ctx.resource, PROMOTE_SCORE, node=decision.winner, deadline=ctx.deadline
+    )
+    if decision.winner == me:
+        _set_waiting(ctx, f"bootstrapping: {decision.reason}")
+    else:
+        cluster.clear_promotion(ctx.resource, deadline=ctx.deadline)
+        _set_waiting(
+            ctx, f"waiting for {decision.winner} to bootstrap ({decision.reason})"
+        )
+
+
+def _primary_peers(ctx: ActionContext, me: str) -> dict[str, str]:
+    """Other nodes serving a Primary Component, with its cluster uuid."""
+    found = cluster.query_all(_attr(ctx, ATTR_PRIMARY), ctx.deadline)
+    return {node: uuid for node, uuid in sorted(found.items()) if node != me}
+
+
+def _join_refusal(report: Report | None, peers: dict[str, str]) -> str:
+    """Why joining ``peers`` would lose this node's data ("" when it would not)."""
+    if report is None or report.position.empty:
+        return ""
+    foreign = {uuid for uuid in peers.values() if uuid != report.position.uuid}
+    if not foreign:
+        return ""
+    return (
+        f"will not join: this node holds cluster {report.position.uuid} but the "
+        f"Primary Component on {', '.join(peers)} runs {', '.join(sorted(foreign))}; "
+        "a state transfer would wipe this node's data"
+    )
+
+
+def _publish(ctx: ActionContext, report: Report) -> None:
+    _save_report(ctx, report)
+    cluster.set_attr(_attr(ctx, ATTR_POSITION), report.encode(), deadline=ctx.deadline)
+
+
+def _unpublish(ctx: ActionContext) -> None:
+    for what in (ATTR_POSITION, ATTR_WAITING, ATTR_PRIMARY):
+        cluster.delete_attr(_attr(ctx, what), deadline=ctx.deadline)
+    cluster.clear_promotion(ctx.resource, deadline=ctx.deadline)
+
+
+# --- actions ----------------------------------------------------------------------
+
+
+def start(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Start unpromoted: recover and publish the position; mariadbd stays down."""
+    validate(cfg, ctx)
+    pid = _running(cfg, ctx)
+    if pid is not None:
+        raise AgentError(
+            f"mariadbd already runs as pid {pid}; "
+            "it must be stopped to start unpromoted"
+        )
+    if not _has_database(cfg.get_str("datadir")):
+        if not cfg.get_bool("enable_creation"):
+            raise HostSetupError(
+                f"{cfg.get_str('datadir')} holds no database; "
+                "set enable_creation=true to create one"
+            )
+        _create(cfg, ctx)
+    report = _recover(cfg, ctx)
+    _publish(ctx, report)
+    me = _me(ctx)
+    log.info("started unpromoted on %s at %s", me, report.encode())
+    _refresh(cfg, ctx, me)
+    return OcfRc.SUCCESS
+
+
+def _create(cfg: Config, ctx: ActionContext) -> None:
+    import shutil  # noqa: PLC0415
+
+    installer = shutil.which(
+        INSTALL_DB, path=os.path.dirname(cfg.get_str("binary")) + ":/usr/bin:/usr/sbin"
+    )
+    if installer is None:
+        raise NotInstalledError(f"{INSTALL_DB} is not installed")
+    argv = [
+        installer,
+        f"--defaults-file={cfg.get_str('config')}",
+        f"--datadir={cfg.get_str('datadir')}",
+        f"--user={cfg.get_str('user')}",
+        "--skip-test-db",
+        "--auth-root-authentication-method=socket",
+    ]
+    log.info("creating the database in %s", cfg.get_str("datadir"))
+    try:
+        done = subprocess.run(  # noqa: S603 - argv list, never a shell
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=ctx.deadline.remaining(),
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ActionTimeoutError(f"{INSTALL_DB} did not finish in time") from None
+    if done.returncode != 0:
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        raise AgentError(
+            f"{INSTALL_DB} failed: {lines[-1] if lines else done.returncode}"
+        )
+
+
+def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Promoted when mariadbd runs healthy; started unpromoted when it is down.
+
+    A live mariadbd is never "not running": unhealthy means failed promoted.
+    """
+    pid = _running(cfg, ctx)
+    if pid is not None:
+        try:
+            problem = _problem(cfg, _status(cfg, ctx))
+        except AgentError as exc:
+            problem = str(exc)
+        if problem:
+            raise FailedPromotedError(f"mariadbd (pid {pid}) runs but is {problem}")
+        return OcfRc.RUNNING_PROMOTED
+    if _saved_report(ctx) is None:
+        return OcfRc.NOT_RUNNING
+    if ctx.meta.get("role") in ("Promoted", "Master"):
+        raise FailedPromotedError(f"mariadbd is not running ({_log_hint(cfg)})")
+    if not ctx.is_probe:
+        _refresh(cfg, ctx, _me(ctx))
+    return OcfRc.SUCCESS
+
+
+def promote(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Join the running Primary Component, or bootstrap it if this node may."""
+    pid = _running(cfg, ctx)
+    if pid is not None:
+        problem = _problem(cfg, _status(cfg, ctx))
+        if not problem:
+            return OcfRc.SUCCESS
+        raise AgentError(f"mariadbd (pid {pid}) already runs but is {problem}")
+    report = _saved_report(ctx) or _recover(cfg, ctx)
+    me = _me(ctx)
+    peers = _primary_peers(ctx, me)
+    forced = False
+    if peers:
+        refusal = _join_refusal(report, peers)
+        if refusal:
+            _set_waiting(ctx, refusal)
+            raise AgentError(refusal)
+        log.info(
+            "joining the Primary Component on %s from %s",
+            ", ".join(peers),
+            report.position,
+        )
+        bootstrap = False
+    else:
+        decision, _ = _decide(cfg, ctx)
+        if decision.winner != me:
+            why = (
+                decision.reason
+                if decision.winner is None
+                else f"{decision.reason}, not {me}"
+            )
+            _set_waiting(ctx, why)
+            raise AgentError(f"will not bootstrap on {me}: {why}")
+        log.warning("bootstrapping a new Primary Component: %s", decision.reason)
+        bootstrap, forced = True, decision.forced
+        _prepare_bootstrap(cfg)
+    _set_waiting(ctx, "bootstrapping" if bootstrap else f"joining {', '.join(peers)}")
+    pid = _start_mariadbd(cfg, ctx, report.position, bootstrap)
+    status = _wait_synced(cfg, ctx, pid)
+    if forced:
+        cluster.delete_attr(_attr(ctx, ATTR_FORCE), node=me, deadline=ctx.deadline)
+    cluster.set_attr(
+        _attr(ctx, ATTR_PRIMARY),
+        status.get("wsrep_cluster_state_uuid", "?"),
+        deadline=ctx.deadline,
+        private=True,
+    )
+    cluster.set_promotion(ctx.resource, PROMOTE_SCORE, deadline=ctx.deadline)
+    cluster.delete_attr(_attr(ctx, ATTR_WAITING), deadline=ctx.deadline)
+    return OcfRc.SUCCESS
+
+
+def _prepare_bootstrap(cfg: Config) -> None:
+    datadir = cfg.get_str("datadir")
+    if state.mark_safe_to_bootstrap(datadir):
+        log.info("marked %s/grastate.dat safe_to_bootstrap", datadir)
+    gvwstate = os.path.join(datadir, "gvwstate.dat")
+    try:
+        if os.path.getsize(gvwstate) == 0:
+            os.unlink(gvwstate)
+    except OSError:
+        pass
+
+
+def _start_mariadbd(
+    cfg: Config, ctx: ActionContext, position: Position, bootstrap: bool
+) -> int:
+    argv = [
+        cfg.get_str("binary"),
+        f"--defaults-file={cfg.get_str('config')}",
+        f"--datadir={cfg.get_str('datadir')}",
+        f"--user={cfg.get_str('user')}",
+        f"--socket={cfg.get_str('socket')}",
+        f"--wsrep-cluster-address={cfg.get_str('wsrep_cluster_address')}",
+    ]
+    if cfg.get_str("log"):
+        argv.append(f"--log-error={cfg.get_str('log')}")
+    if not position.empty:
+        argv.append(f"--wsrep-start-position={position}")
+    if bootstrap:
+        argv.append("--wsrep-new-cluster")
+    return proc.start(argv, pidfile=_pidfile(cfg, ctx))
+
+
+def _wait_synced(cfg: Config, ctx: ActionContext, pid: int) -> dict[str, str]:
+    """Wait until mariadbd is a healthy member; stop it if that does not happen."""
+    budget = max(1.0, ctx.deadline.remaining() - STOP_RESERVE)
+    if cfg.get_int("sst_timeout"):
+        budget = min(budget, float(cfg.get_int("sst_timeout")))
+    began = time.monotonic()
+    end = began + budget
+    last_state, last_note = "", began
+    problem = "it did not answer yet"
+    while time.monotonic() < end:
+        ended = proc.reap(pid)
+        if ended is not None or not proc.is_alive(pid):
+            proc.remove_file(_pidfile(cfg, ctx))
+            raise AgentError(
+                f"mariadbd exited while joining ({ended or 'gone'}); {_log_hint(cfg)}"
+            )
+        try:
+            status = _status(cfg, ctx)
+        except AgentError as exc:
+            problem, current = str(exc), "starting"
+        else:
+            problem = _problem(cfg, status)
+            current = status.get("wsrep_local_state_comment", "?")
+            if not problem:
+                log.info("Synced after %.1f s", time.monotonic() - began)
+                return status
+        now = time.monotonic()
+        if current != last_state or now - last_note >= PROGRESS_EVERY:
+            log.info("waiting for Synced (%.0f s): %s", now - began, current)
+            last_state, last_note = current, now
+        time.sleep(POLL)
+    log.error("no Synced within %.0f s (%s); stopping mariadbd", budget, problem)
+    proc.stop(pid, ctx.deadline)
+    proc.remove_file(_pidfile(cfg, ctx))
+    raise ActionTimeoutError(
+        f"mariadbd was not Synced within {budget:.0f} s: {problem}"
+    )
+
+
+def _stop_mariadbd(cfg: Config, ctx: ActionContext) -> None:
+    pidfile = _pidfile(cfg, ctx)
+    for _ in range(3):
+        pid = proc.find(pidfile, _identity(cfg)) if cfg.get_str("binary") else None
+        if pid is None and ctx.degraded:
+            recorded = proc.read_pidfile(pidfile)
+            if recorded is not None and proc.recorded_here(recorded, pidfile):
+                pid = recorded
+        if pid is None:
+            break
+        log.info("stopping mariadbd (pid %d)", pid)
+        proc.stop(pid, ctx.deadline)
+    else:
+        raise AgentError("mariadbd keeps coming back; is it started outside Pacemaker?")
+    proc.remove_file(pidfile)
+    if cfg.get_str("datadir") and _datadir_locked(cfg.get_str("datadir")):
+        raise AgentError(f"{cfg.get_str('datadir')} is still locked by another process")
+
+
+def _withdraw_primary(ctx: ActionContext) -> None:
+    """No node may start joining this one any more (best effort: stopping wins)."""
+    try:
+        cluster.delete_attr(_attr(ctx, ATTR_PRIMARY), deadline=ctx.deadline.sub(5))
+    except cluster.ClusterToolError as exc:
+        log.warning("could not withdraw %s: %s", _attr(ctx, ATTR_PRIMARY), exc)
+
+
+def demote(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Stop mariadbd and publish the position it stopped at."""
+    _withdraw_primary(ctx)
+    _stop_mariadbd(cfg, ctx)
+    report = _final_position(cfg, ctx) or _recover(cfg, ctx)
+    log.info("demoted at %s", report.encode())
+    _publish(ctx, report)
+    cluster.clear_promotion(ctx.resource, deadline=ctx.deadline)
+    return OcfRc.SUCCESS
+
+
+def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Stop mariadbd if it runs and withdraw this node's reports."""
+    _withdraw_primary(ctx)
+    _stop_mariadbd(cfg, ctx)
+    report = _final_position(cfg, ctx)
+    if report is not None:
+        log.info("stopped at %s", report.encode())
+    proc.remove_file(_statefile(ctx))
+    try:
+        _unpublish(ctx)
+    except cluster.ClusterToolError as exc:
+        log.warning("could not withdraw node attributes: %s", exc)
+    return OcfRc.SUCCESS
+
+
+def notify(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """After a clone event, an unpromoted node re-checks what it may do."""
+    kind = ctx.meta.get("notify_type", "")
+    operation = ctx.meta.get("notify_operation", "")
+    log.debug("notify %s-%s", kind, operation)
+    if kind != "post" or _saved_report(ctx) is None:
+        return OcfRc.SUCCESS
+    if proc.find(_pidfile(cfg, ctx), _identity(cfg)) is not None:
+        return OcfRc.SUCCESS
+    try:
+        _refresh(cfg, ctx, _me(ctx))
+    except AgentError as exc:
+        log.warning("notify: %s", exc)
+    return OcfRc.SUCCESS
