@@ -14,23 +14,30 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
-import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import NoReturn, Protocol
 
-from fence_agents._runtime import metadata, parse
+from fence_agents._runtime import parse
 from fence_agents._runtime.errors import (
     FenceError,
     FenceUsageError,
     UnexpectedPowerStateError,
 )
-from fence_agents._runtime.options import Option
 from ha_common.deadline import Deadline
 from ha_common.redact import Redactor
+
+# Start-up counts: pacemaker-fenced runs a fresh agent for every status and
+# monitor.  typing, subprocess (only for password_script) and the metadata
+# renderer (xml) are imported only where they are needed; see STYLE.md section 9.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import NoReturn, Protocol
+
+    from fence_agents._runtime.options import Option
+else:
+    Protocol = object
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +112,9 @@ def password_of(opts: parse.Options) -> str:
     script = opts.text("password_script")
     if not script:
         return ""
+    import shlex  # noqa: PLC0415 - only with password_script
+    import subprocess  # noqa: PLC0415
+
     try:
         argv = shlex.split(script)
         done = subprocess.run(
@@ -172,6 +182,8 @@ def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR
     """Carry out the action; return the exit code and what to print."""
     action = opts.text("action")
     if action == "metadata":
+        from fence_agents._runtime import metadata  # noqa: PLC0415 - xml
+
         return EXIT_OK, metadata.render(
             agent.name, agent.shortdesc, agent.longdesc, agent.options, agent.actions
         )
