@@ -1,9 +1,15 @@
-"""The adapter over pyghmi: every call under a deadline, errors translated.
+"""The adapter over pyghmi's IPMI session: every call under a deadline.
+
+It talks to the BMC at pyghmi's session level, with the two IPMI chassis
+commands fencing needs (Get Chassis Status, Chassis Control), instead of
+``pyghmi.ipmi.command``, which imports the SDR, FRU and OEM modules and asks
+the BMC for its device id before the first power command (no OEM handler of
+pyghmi changes how power is read or set).
 
 pyghmi has no login timeout of its own (a BMC that drops the handshake blocks
-``Command()`` for minutes), so each call runs in a worker thread that the
-driver abandons at the deadline.  Credentials go to pyghmi as bytes: with
-str, a second session to the same BMC hangs (pyghmi's session cache is keyed
+the login for minutes), so each call runs in a worker thread that the driver
+abandons at the deadline.  Credentials go to pyghmi as bytes: with str, a
+second session to the same BMC hangs (pyghmi's session cache is keyed
 inconsistently).  No pyghmi exception crosses this module.
 """
 
@@ -11,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, TypeVar
 
 from fence_agents._runtime.driver import PowerState, PowerTarget
 from fence_agents._runtime.errors import (
@@ -21,16 +26,27 @@ from fence_agents._runtime.errors import (
     DeviceUnreachableError,
     FenceUsageError,
 )
-from fence_agents._runtime.parse import Options
 from ha_common.deadline import Deadline
+
+TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
+
+    from fence_agents._runtime.parse import Options
+
+    T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 PRIVILEGE_LEVELS = {"callback": 1, "user": 2, "operator": 3, "administrator": 4}
-#: IPMI Chassis Control (netfn 0, command 2): data 2 = power cycle.
-CHASSIS_NETFN, CHASSIS_CONTROL, POWER_CYCLE = 0, 2, 2
+#: IPMI chassis commands (IPMI 2.0 section 28): network function, Get Chassis
+#: Status (answer byte 1, bit 0: power is on), Chassis Control and its data.
+CHASSIS_NETFN = 0
+GET_CHASSIS_STATUS = 1
+CHASSIS_CONTROL = 2
+CONTROL_DATA = {PowerTarget.OFF: 0, PowerTarget.ON: 1, PowerTarget.CYCLE: 2}
+#: pyghmi's completion code for "no answer after its retries".
+NO_ANSWER = 0xFFFF
 
 
 def _classify(message: str) -> type[Exception]:
@@ -69,72 +85,78 @@ def _call(what: str, func: Callable[[], T], deadline: Deadline) -> T:
 class IpmiSession:
     """One logged-in pyghmi session."""
 
-    def __init__(self, command: Any, bridge: dict[str, int] | None) -> None:
-        """Wrap a pyghmi ``Command``."""
-        self.command = command
+    def __init__(self, session: Any, bridge: dict[str, int] | None) -> None:
+        """Wrap a logged-in ``pyghmi.ipmi.private.session.Session``."""
+        self.session = session
         self.bridge = bridge
 
-    def _checked(self, what: str, response: Any) -> Any:
-        if isinstance(response, dict) and response.get("error"):
-            raise DeviceError(f"{what}: the BMC answered {response['error']}")
-        return response
+    def _chassis(
+        self, what: str, command: int, data: tuple[int, ...], deadline: Deadline
+    ) -> bytes:
+        """Send one chassis command; return the answer's data bytes.
 
-    def power_state(self, deadline: Deadline) -> PowerState:
-        """Read the chassis power state."""
+        A completion code other than 0 fails at once with the BMC's reason.
+        """
         answer = _call(
-            "get power",
-            lambda: self.command.get_power(bridge_request=self.bridge),
+            what,
+            lambda: self.session.raw_command(
+                netfn=CHASSIS_NETFN,
+                command=command,
+                data=data,
+                bridge_request=self.bridge,
+            ),
             deadline,
         )
-        state = self._checked("get power", answer).get("powerstate")
-        if state not in ("on", "off"):
-            raise DeviceError(f"get power: unexpected answer {state!r}")
-        return PowerState.ON if state == "on" else PowerState.OFF
+        if not isinstance(answer, dict):
+            raise DeviceError(f"{what}: no answer from the BMC")
+        error = answer.get("error")
+        if error:
+            if answer.get("code") == NO_ANSWER:
+                raise DeviceUnreachableError(f"{what}: the BMC stopped answering")
+            raise DeviceError(f"{what}: the BMC answered {error}")
+        if (answer.get("netfn"), answer.get("command")) != (CHASSIS_NETFN + 1, command):
+            raise DeviceError(f"{what}: the BMC answered another command")
+        return bytes(answer.get("data") or b"")
+
+    def power_state(self, deadline: Deadline) -> PowerState:
+        """Read the chassis power state (Get Chassis Status)."""
+        data = self._chassis("get power", GET_CHASSIS_STATUS, (), deadline)
+        if not data:
+            raise DeviceError("get power: the BMC's answer holds no power state")
+        return PowerState.ON if data[0] & 1 else PowerState.OFF
 
     def request(self, target: PowerTarget, deadline: Deadline) -> None:
-        """Send the chassis control request (the driver reads the state back)."""
-        if target is PowerTarget.CYCLE:
-            answer = _call(
-                "power cycle",
-                lambda: self.command.raw_command(
-                    netfn=CHASSIS_NETFN,
-                    command=CHASSIS_CONTROL,
-                    data=[POWER_CYCLE],
-                    bridge_request=self.bridge or (),
-                ),
-                deadline,
-            )
-        else:
-            answer = _call(
-                f"power {target.value}",
-                lambda: self.command.set_power(
-                    target.value, wait=False, bridge_request=self.bridge
-                ),
-                deadline,
-            )
-        self._checked(f"power {target.value}", answer)
+        """Send the chassis control request (the driver reads the state back).
+
+        As pyghmi's ``set_power`` did: on and off are sent only when the power
+        is not already in that state; a cycle is always sent.
+        """
+        if target is not PowerTarget.CYCLE:
+            want = PowerState.ON if target is PowerTarget.ON else PowerState.OFF
+            if self.power_state(deadline) is want:
+                return
+        self._chassis(
+            f"power {target.value}",
+            CHASSIS_CONTROL,
+            (CONTROL_DATA[target],),
+            deadline,
+        )
 
     def preflight(self, deadline: Deadline) -> None:
         """Login worked; reading the power state proves the privilege."""
         self.power_state(deadline)
 
     def close(self) -> None:
-        """Log out, so the BMC frees the session (it has a handful of them).
-
-        ``Command`` has no logout of its own; its session object has.
-        """
-        session = getattr(self.command, "ipmi_session", None)
-        if session is None:
-            return
+        """Log out, so the BMC frees the session (it has a handful of them)."""
         try:
-            _call("logout", session.logout, Deadline(1.0))
+            _call("logout", self.session.logout, Deadline(1.0))
         except Exception as exc:  # noqa: BLE001 - logout failure changes nothing
             log.debug("logout: %s", exc)
 
 
 def open_session(opts: Options, password: str, deadline: Deadline) -> IpmiSession:
     """Log in to the BMC named by ``opts``."""
-    from pyghmi.ipmi import command  # noqa: PLC0415 - only when fencing
+    from pyghmi.ipmi.private import session  # noqa: PLC0415 - only when fencing
 
     if not opts.flag("lanplus"):
         log.warning("lanplus=0 ignored: pyghmi speaks IPMI 2.0 (lanplus) only")
@@ -151,17 +173,18 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> IpmiSessio
         except ValueError:
             raise FenceUsageError("target is not a hexadecimal address") from None
     privlevel = PRIVILEGE_LEVELS[opts.text("privlvl") or "administrator"]
-    session = _call(
+    # pyghmi's default keepalive stays on, as pyghmi's Command left it: a long
+    # power_wait must not let the BMC drop the session between two commands.
+    logged_in = _call(
         "login",
-        lambda: command.Command(
+        lambda: session.Session(
             bmc=opts.text("ip"),
             userid=opts.text("username").encode(),
             password=password.encode(),
             port=opts.number("ipport"),
             kg=kg,
             privlevel=privlevel,
-            keepalive=False,
         ),
         deadline,
     )
-    return IpmiSession(session, bridge)
+    return IpmiSession(logged_in, bridge)

@@ -1,0 +1,113 @@
+"""The IPMI adapter over a fake pyghmi session: what goes on the wire.
+
+The adapter imports pyghmi only when it logs in, so these tests hand it a
+scripted session instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fence_agents._runtime.driver import PowerTarget
+from fence_agents._runtime.errors import DeviceError, DeviceUnreachableError
+from fence_agents.ipmi.device import IpmiSession
+from ha_common.deadline import Deadline
+
+# -- IPMI: pyghmi's session.raw_command ---------------------------------------
+
+
+class FakeIpmiSession:
+    """Answers like pyghmi's Session.raw_command; records every command."""
+
+    def __init__(self, power=True, answers=None):
+        self.power = power
+        self.sent = []
+        self.answers = answers or {}
+        self.logged_out = False
+
+    def raw_command(self, netfn, command, bridge_request=None, data=()):
+        self.sent.append((netfn, command, tuple(data), bridge_request))
+        if (netfn, command) in self.answers:
+            return self.answers[(netfn, command)]
+        if command == 2:
+            self.power = {0: False, 1: True, 2: True}[data[0]]
+            return {"netfn": netfn + 1, "command": command, "code": 0, "data": b""}
+        return {
+            "netfn": netfn + 1,
+            "command": command,
+            "code": 0,
+            "data": bytearray([1 if self.power else 0, 0, 0]),
+        }
+
+    def logout(self):
+        self.logged_out = True
+
+
+def controls(session):
+    return [data for _, command, data, _ in session.sent if command == 2]
+
+
+@pytest.mark.parametrize(("power", "state"), [(True, "ON"), (False, "OFF")])
+def test_ipmi_power_state_is_bit_0_of_chassis_status(power, state):
+    session = FakeIpmiSession(power=power)
+    assert IpmiSession(session, None).power_state(Deadline(1)).value == state
+    assert session.sent == [(0, 1, (), None)]
+
+
+@pytest.mark.parametrize(
+    ("target", "data"),
+    [(PowerTarget.OFF, (0,)), (PowerTarget.ON, (1,)), (PowerTarget.CYCLE, (2,))],
+)
+def test_ipmi_chassis_control_data(target, data):
+    session = FakeIpmiSession(power=target is not PowerTarget.ON)
+    IpmiSession(session, None).request(target, Deadline(1))
+    assert controls(session) == [data]
+
+
+def test_ipmi_no_control_when_already_in_the_state():
+    session = FakeIpmiSession(power=False)
+    IpmiSession(session, None).request(PowerTarget.OFF, Deadline(1))
+    assert controls(session) == []
+
+
+def test_ipmi_completion_code_fails_with_the_bmcs_reason():
+    error = {"netfn": 1, "command": 2, "code": 0xD5, "error": "Cannot execute"}
+    session = FakeIpmiSession(answers={(0, 2): error})
+    with pytest.raises(DeviceError, match="Cannot execute"):
+        IpmiSession(session, None).request(PowerTarget.OFF, Deadline(1))
+
+
+def test_ipmi_silent_bmc_is_unreachable():
+    timeout = {"error": "timeout", "code": 0xFFFF}
+    session = FakeIpmiSession(answers={(0, 1): timeout})
+    with pytest.raises(DeviceUnreachableError):
+        IpmiSession(session, None).power_state(Deadline(1))
+
+
+def test_ipmi_answer_to_another_command_is_refused():
+    other = {"netfn": 7, "command": 1, "code": 0, "data": b"\x01"}
+    session = FakeIpmiSession(answers={(0, 1): other})
+    with pytest.raises(DeviceError):
+        IpmiSession(session, None).power_state(Deadline(1))
+
+
+def test_ipmi_empty_status_is_refused():
+    empty = {"netfn": 1, "command": 1, "code": 0, "data": b""}
+    session = FakeIpmiSession(answers={(0, 1): empty})
+    with pytest.raises(DeviceError):
+        IpmiSession(session, None).power_state(Deadline(1))
+
+
+def test_ipmi_bridge_goes_with_every_command():
+    bridge = {"addr": 0x82, "channel": 0}
+    session = FakeIpmiSession()
+    device = IpmiSession(session, bridge)
+    device.request(PowerTarget.OFF, Deadline(1))
+    device.request(PowerTarget.CYCLE, Deadline(1))
+    assert session.sent and all(b == bridge for *_, b in session.sent)
+
+
+def test_ipmi_close_logs_out():
+    session = FakeIpmiSession()
+    IpmiSession(session, None).close()
+    assert session.logged_out
