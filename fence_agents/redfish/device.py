@@ -3,13 +3,18 @@
 The library is given an explicit timeout, one retry and an explicit TLS
 setting (its default is *no* verification); every HTTP status is checked, and
 no library exception crosses this module.
+
+Requests per run, as few as the checks allow: the service root (it tells
+whether the BMC has a SessionService, so session login, else basic auth), then
+the System and the reset.  Basic credentials are checked by the first request
+that needs them (a 401 is an authentication failure) rather than by an extra
+GET; one GET of the System serves both its PowerState and its reset action.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from fence_agents._runtime.driver import PowerState, PowerTarget
 from fence_agents._runtime.errors import (
@@ -19,8 +24,13 @@ from fence_agents._runtime.errors import (
     DeviceUnreachableError,
     FenceUsageError,
 )
-from fence_agents._runtime.parse import Options
-from ha_common.deadline import Deadline
+
+TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
+if TYPE_CHECKING:
+    from typing import Any
+
+    from fence_agents._runtime.parse import Options
+    from ha_common.deadline import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +69,8 @@ class RedfishSession:
         self.client = client
         self.system = system
         self.timeout = timeout
+        #: The System's Actions, from the first GET of it in this run.
+        self._actions: dict[str, Any] | None = None
 
     def _get(self, path: str, deadline: Deadline) -> dict[str, Any]:
         if deadline.expired():
@@ -69,14 +81,23 @@ class RedfishSession:
             )
         except Exception as exc:  # noqa: BLE001 - translated, never leaks
             raise _translate(f"GET {path}", exc) from None
+        if resp.status == 401:
+            raise AuthenticationError(f"GET {path}: the BMC refused the credentials")
         if resp.status != 200:
             raise DeviceError(f"GET {path}: HTTP {resp.status}")
         body: dict[str, Any] = resp.dict
         return body
 
+    def _get_system(self, deadline: Deadline) -> dict[str, Any]:
+        body = self._get(self.system, deadline)
+        if self._actions is None:
+            actions = body.get("Actions")
+            self._actions = actions if isinstance(actions, dict) else {}
+        return body
+
     def power_state(self, deadline: Deadline) -> PowerState:
         """Read the System's PowerState."""
-        state = self._get(self.system, deadline).get("PowerState")
+        state = self._get_system(deadline).get("PowerState")
         if state in OFF_STATES:
             return PowerState.OFF
         if state in ON_STATES:
@@ -84,8 +105,11 @@ class RedfishSession:
         raise DeviceError(f"{self.system}: unexpected PowerState {state!r}")
 
     def _reset_action(self, deadline: Deadline) -> tuple[str, tuple[str, ...]]:
-        body = self._get(self.system, deadline)
-        action = body.get("Actions", {}).get(RESET)
+        # The action's target and allowed values do not change within a run:
+        # the System is read for them only if no earlier GET brought them.
+        if self._actions is None:
+            self._get_system(deadline)
+        action = (self._actions or {}).get(RESET)
         if not action or "target" not in action:
             raise DeviceError(f"{self.system} offers no ComputerSystem.Reset action")
         allowed = tuple(action.get("ResetType@Redfish.AllowableValues", ()))
@@ -113,6 +137,8 @@ class RedfishSession:
             )
         except Exception as exc:  # noqa: BLE001 - translated, never leaks
             raise _translate(f"POST {reset}", exc) from None
+        if resp.status == 401:
+            raise AuthenticationError(f"POST {reset}: the BMC refused the credentials")
         if resp.status not in (200, 202, 204):
             raise DeviceError(f"POST {reset}: HTTP {resp.status}{_message(resp)}")
         monitor = resp.getheader("Location") if resp.status == 202 else None
@@ -138,7 +164,7 @@ class RedfishSession:
 
     def preflight(self, deadline: Deadline) -> None:
         """The System exists and the reset types fencing needs are allowed."""
-        self.power_state(deadline)
+        self.power_state(deadline)  # the same GET brings the reset action
         _, allowed = self._reset_action(deadline)
         for target in (PowerTarget.OFF, PowerTarget.ON):
             self._reset_type(target, allowed)
@@ -158,6 +184,13 @@ def _message(resp: Any) -> str:
         return f" ({text})" if text else ""
     except (AttributeError, IndexError, TypeError, ValueError):
         return ""
+
+
+def _basic_authorization(opts: Options, password: str) -> str:
+    import base64  # noqa: PLC0415 - requests has imported it already
+
+    pair = f"{opts.text('username')}:{password}".encode()
+    return "Basic " + base64.b64encode(pair).decode()
 
 
 def _choose_system(session: RedfishSession, opts: Options, deadline: Deadline) -> str:
@@ -227,8 +260,13 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSes
             max_retry=1,
         )
         client._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override
-        has_sessions = "SessionService" in (client.root or {})
-        client.login(auth="session" if has_sessions else "basic")
+        if "SessionService" in (client.root or {}):
+            client.login(auth="session")
+        else:
+            # What login(auth="basic") sets, without its extra GET of the
+            # sessions URI: the first request needs the credentials anyway,
+            # and a 401 on it is an AuthenticationError (see _get).
+            client.set_authorization_key(_basic_authorization(opts, password))
     except Exception as exc:  # noqa: BLE001 - translated, never leaks
         tls = _tls_problem(opts.text("ip"), opts.number("ipport"), cafile, timeout)
         if tls:

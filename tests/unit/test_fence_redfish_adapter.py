@@ -1,0 +1,102 @@
+"""The Redfish adapter over a fake DMTF client: which requests it sends.
+
+The adapter imports the Redfish library only when it connects, so these tests
+hand it a scripted client instead.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fence_agents._runtime.driver import PowerState, PowerTarget
+from fence_agents._runtime.errors import AuthenticationError
+from fence_agents._runtime.parse import Options
+from fence_agents.redfish.device import RedfishSession, _basic_authorization
+from ha_common.deadline import Deadline
+
+# -- Redfish: the DMTF client's get/post ---------------------------------------
+
+SYSTEM = "/redfish/v1/Systems/1"
+TARGET = SYSTEM + "/Actions/ComputerSystem.Reset"
+
+
+class FakeResponse:
+    def __init__(self, status, body=None):
+        self.status = status
+        self.dict = body or {}
+
+    def getheader(self, name):
+        return None
+
+
+class FakeRedfishClient:
+    """A BMC with one System; ``status`` overrides every answer's status."""
+
+    def __init__(self, status=None):
+        self.power = "On"
+        self.status = status
+        self.calls = []
+
+    def get(self, path, timeout=None, max_retry=None):
+        self.calls.append(("GET", path))
+        body = {
+            "PowerState": self.power,
+            "Actions": {
+                "#ComputerSystem.Reset": {
+                    "target": TARGET,
+                    "ResetType@Redfish.AllowableValues": ["On", "ForceOff"],
+                }
+            },
+        }
+        return FakeResponse(self.status or 200, body)
+
+    def post(self, path, body=None, timeout=None, max_retry=None):
+        self.calls.append(("POST", path, body["ResetType"]))
+        self.power = "Off" if body["ResetType"] == "ForceOff" else "On"
+        return FakeResponse(self.status or 204)
+
+    def logout(self):
+        self.calls.append(("logout",))
+
+
+def test_redfish_one_get_of_the_system_serves_state_and_reset_action():
+    client = FakeRedfishClient()
+    device = RedfishSession(client, SYSTEM, 5)
+    device.request(PowerTarget.OFF, Deadline(5))
+    assert device.power_state(Deadline(5)) is PowerState.OFF
+    device.request(PowerTarget.ON, Deadline(5))
+    assert device.power_state(Deadline(5)) is PowerState.ON
+    assert client.calls == [
+        ("GET", SYSTEM),
+        ("POST", TARGET, "ForceOff"),
+        ("GET", SYSTEM),
+        ("POST", TARGET, "On"),
+        ("GET", SYSTEM),
+    ]
+
+
+def test_redfish_preflight_reads_the_system_once():
+    client = FakeRedfishClient()
+    RedfishSession(client, SYSTEM, 5).preflight(Deadline(5))
+    assert client.calls == [("GET", SYSTEM)]
+
+
+def test_redfish_401_on_get_is_an_authentication_error():
+    device = RedfishSession(FakeRedfishClient(status=401), SYSTEM, 5)
+    with pytest.raises(AuthenticationError):
+        device.power_state(Deadline(5))
+
+
+def test_redfish_401_on_the_reset_is_an_authentication_error():
+    client = FakeRedfishClient()
+    device = RedfishSession(client, SYSTEM, 5)
+    device.power_state(Deadline(5))
+    client.status = 401
+    with pytest.raises(AuthenticationError):
+        device.request(PowerTarget.OFF, Deadline(5))
+
+
+def test_redfish_basic_authorization_is_what_the_library_sends():
+    opts = Options({"username": "admin"}, {})
+    # base64 of "admin:pässword" in UTF-8, as redfish.rest.v1 login(auth="basic")
+    assert _basic_authorization(opts, "pässword") == "Basic YWRtaW46cMOkc3N3b3Jk"
