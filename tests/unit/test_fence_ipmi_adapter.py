@@ -10,7 +10,7 @@ import pytest
 
 from fence_agents._runtime.driver import PowerTarget
 from fence_agents._runtime.errors import DeviceError, DeviceUnreachableError
-from fence_agents.ipmi.device import IpmiSession
+from fence_agents.ipmi.device import IpmiSession, _session_class
 from ha_common.deadline import Deadline
 
 # -- IPMI: pyghmi's session.raw_command ---------------------------------------
@@ -111,3 +111,29 @@ def test_ipmi_close_logs_out():
     session = FakeIpmiSession()
     IpmiSession(session, None).close()
     assert session.logged_out
+
+
+class FakePyghmiSession:
+    """The two methods of pyghmi's Session that the lost wake-up is about."""
+
+    def __init__(self):
+        self.events = []
+
+    def process_pktqueue(self):
+        self.events.append("process queued packets")
+
+    def awaitresponse(self, retry, *args):
+        self.events.append(("wait", retry, args))
+
+
+def test_ipmi_session_handles_queued_answers_before_it_waits():
+    session = _session_class(FakePyghmiSession)()
+    session.awaitresponse(True, 1, 1)
+    assert session.events == ["process queued packets", ("wait", True, (1, 1))]
+
+
+def test_ipmi_session_class_unchanged_without_those_methods():
+    class Other:
+        pass
+
+    assert _session_class(Other) is Other
