@@ -7,6 +7,10 @@ node (``sleep infinity`` after NODE_INIT has set up private bind mounts and
 tmpfs) keeps the namespaces alive while daemons are killed; every command is
 run inside a node with ``nsenter -t ANCHOR -n -m -u --``.
 
+When MariaDB is installed, each node also gets private ``/etc/mysql``,
+``/var/lib/mysql``, ``/var/log/mysql`` and ``/run/mysqld`` for one Galera
+member per node (see :class:`tests.lab.galera.NamespacedGalera`).
+
 Each node is a :class:`NamespacedNode`, a :class:`tests.lab.pacemaker.Cluster`
 whose :meth:`command` prefixes nsenter, so the pid bookkeeping, stop logic and
 CLI helpers are shared with the single-node lab.  Nothing here touches the
@@ -21,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -67,6 +72,14 @@ _BIND_DIRS = {
     "/var/log/pacemaker": "log-pacemaker",
 }
 
+# MariaDB's directories (LAB section 15), private per node in the same way,
+# created only where the mysql user exists: host path -> per-node directory.
+_MYSQL_BIND_DIRS = {
+    "/etc/mysql": "etc-mysql",
+    "/var/lib/mysql": "lib-mysql",
+    "/var/log/mysql": "log-mysql",
+}
+
 # $1 node name, $2 node directory (holding the bind sources), $3 pid file.
 NODE_INIT = """\
 set -eu
@@ -76,6 +89,12 @@ mount --bind "$dir/lib-corosync" /var/lib/corosync
 mount --bind "$dir/lib-pacemaker" /var/lib/pacemaker
 mount --bind "$dir/log-corosync" /var/log/corosync
 mount --bind "$dir/log-pacemaker" /var/log/pacemaker
+if [ -d "$dir/lib-mysql" ]; then  # MariaDB is installed (_prepare_mysql_dirs)
+    mkdir -p /etc/mysql /var/lib/mysql /var/log/mysql
+    mount --bind "$dir/etc-mysql" /etc/mysql
+    mount --bind "$dir/lib-mysql" /var/lib/mysql
+    mount --bind "$dir/log-mysql" /var/log/mysql
+fi
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
 mkdir -p /run/crm /run/lock
@@ -83,6 +102,9 @@ chown hacluster:haclient /run/crm
 chmod 0750 /run/crm
 mkdir -m 1755 /run/resource-agents
 ln -s /dev/shm /run/shm
+if [ -d "$dir/lib-mysql" ]; then
+    install -d -o mysql -g mysql -m 0755 /run/mysqld
+fi
 hostname "$node"
 echo $$ >"$pidfile"
 exec sleep infinity
@@ -124,6 +146,29 @@ def _delete_netns(name: str) -> None:
         _signal(proc, signal.SIGKILL)
     _wait_gone(procs, 5)
     _ip("netns", "del", name, check=False)
+
+
+def _prepare_mysql_dirs(node_dir: Path) -> None:
+    """Create a node's private MariaDB dirs (``/etc/mysql`` copied), if installed.
+
+    The node's mariadbd runs as mysql, so its data and log dirs belong to it.
+    Without the mysql user nothing is created and NODE_INIT mounts nothing.
+    NODE_INIT creates missing mount points on the shared root (Debian 12 ships
+    no ``/var/log/mysql``), which leaves an empty directory on the host.
+    """
+    try:
+        mysql = pwd.getpwnam("mysql")
+    except KeyError:
+        return
+    etc = node_dir / _MYSQL_BIND_DIRS["/etc/mysql"]
+    if Path("/etc/mysql").is_dir():
+        shutil.copytree("/etc/mysql", etc, symlinks=True, dirs_exist_ok=True)
+    etc.mkdir(exist_ok=True)
+    for host_dir in ("/var/lib/mysql", "/var/log/mysql"):
+        path = node_dir / _MYSQL_BIND_DIRS[host_dir]
+        path.mkdir(exist_ok=True)
+        os.chown(path, mysql.pw_uid, mysql.pw_gid)
+        os.chmod(path, 0o750)
 
 
 def _ident_json(proc: _Proc | None) -> list[int] | None:
@@ -481,6 +526,7 @@ class MultiCluster:
                 os.chmod(path, mode)
                 shutil.chown(path, "hacluster", "haclient")
             shutil.copy(self.conf, node.workdir / "etc-corosync" / "corosync.conf")
+            _prepare_mysql_dirs(node.workdir)
             node._seed_cib()
 
     def _setup_network(self) -> None:

@@ -24,6 +24,13 @@ RABBIT_EPMD_PORT = 30369
 RABBIT_CTL_DIST_PORT_MIN = 30690
 RABBIT_CTL_DIST_PORT_MAX = 30699
 
+# MariaDB Galera, three nodes (LAB.md section 15): node N adds N-1 to the SQL
+# port and 10*(N-1) to the Galera ports; IST is gcomm + 1, SST is gcomm + 2.
+GALERA_SQL_PORTS = (30306, 30307, 30308)
+GALERA_GCOMM_PORTS = (30567, 30577, 30587)
+GALERA_IST_PORTS = tuple(port + 1 for port in GALERA_GCOMM_PORTS)
+GALERA_SST_PORTS = tuple(port + 2 for port in GALERA_GCOMM_PORTS)
+
 # free_port() never hands out a planned port, so a fallback cannot collide
 # with a service that later starts on its planned port.
 PLANNED_PORTS = frozenset(
@@ -34,6 +41,10 @@ PLANNED_PORTS = frozenset(
         RABBIT_DIST_PORT,
         RABBIT_EPMD_PORT,
         *range(RABBIT_CTL_DIST_PORT_MIN, RABBIT_CTL_DIST_PORT_MAX + 1),
+        *GALERA_SQL_PORTS,
+        *GALERA_GCOMM_PORTS,
+        *GALERA_IST_PORTS,
+        *GALERA_SST_PORTS,
     }
 )
 
