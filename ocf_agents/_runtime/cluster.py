@@ -9,6 +9,7 @@ action's deadline, and fails with a typed error naming the tool.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import subprocess
 
@@ -29,17 +30,31 @@ class ClusterToolError(AgentError):
     """A cluster tool failed or timed out."""
 
 
+#: Variables execd sets that make attrd_updater act on one node only: with
+#: them, ``attrd_updater -Q -A`` answers for the agent's own node alone.
+_NODE_TARGET_ENV = (
+    "OCF_RESKEY_CRM_meta_on_node",
+    "OCF_RESKEY_CRM_meta_on_node_uuid",
+    "OCF_RESKEY_CRM_meta_container_attribute_target",
+    "OCF_RESKEY_CRM_meta_physical_host",
+)
+
+
 def _run(
-    argv: list[str], deadline: Deadline | None
+    argv: list[str], deadline: Deadline | None, all_nodes: bool = False
 ) -> subprocess.CompletedProcess[str]:
     timeout = (
         CALL_TIMEOUT if deadline is None else min(CALL_TIMEOUT, deadline.remaining())
     )
     if timeout <= 0:
         raise ClusterToolError(f"no time left to run {argv[0]}")
+    env = None
+    if all_nodes:
+        env = {k: v for k, v in os.environ.items() if k not in _NODE_TARGET_ENV}
     try:
         return subprocess.run(  # noqa: S603 - argv list, never a shell
             argv,
+            env=env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -105,18 +120,18 @@ def delete_attr(
 
 def query_all(name: str, deadline: Deadline | None = None) -> dict[str, str]:
     """Every node's non-empty value of transient attribute ``name``."""
-    done = _run(["attrd_updater", "-Q", "-A", "-n", name], deadline)
+    done = _run(["attrd_updater", "-Q", "-A", "-n", name], deadline, all_nodes=True)
     if done.returncode != 0:
-        # attrd answers "not found" (exit 105 or 6) for an attribute nobody set.
-        if "not found" in (done.stderr + done.stdout).lower() or done.returncode in (
-            6,
-            105,
-        ):
+        # An attribute nobody has set: "attribute does not exist" (exit 78 in
+        # Pacemaker 2.1; older releases say "not found").
+        text = (done.stderr + done.stdout).lower()
+        if "does not exist" in text or "not found" in text:
             return {}
         raise ClusterToolError(
             f"attrd_updater -Q -A -n {name} failed (exit {done.returncode}): "
             f"{done.stderr.strip()}"
         )
+    log.debug("attrd_updater -Q -A -n %s: %r", name, done.stdout)
     values = {}
     for line in done.stdout.splitlines():
         found = _QUERY_LINE.search(line)

@@ -128,14 +128,28 @@ def remove_file(path: str) -> None:
         pass
 
 
+def _mount_ns(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
 def _scan(ident: Identity) -> list[int]:
-    """Pids whose command line matches and whose parent does not (topmost only)."""
+    """Pids whose command line matches and whose parent does not (topmost only).
+
+    Processes of another mount namespace (a container, or another node of a
+    test lab sharing the pid namespace) are not this host's service, even
+    with the same command line.
+    """
     found = []
+    ours = _mount_ns("self")
     for entry in os.listdir("/proc"):
         if (
             entry.isdigit()
             and is_alive(int(entry))
             and matches(cmdline(int(entry)), ident)
+            and _mount_ns(entry) in (ours, None)
         ):
             found.append(int(entry))
     tops = []
