@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Start-up benchmark of hakit's OCF agents against ClusterLabs' Dummy (shell)
 # and dummypy (Python), fork+exec to exit, timed by hyperfine.  See
-# bench/README.md.  `make bench` runs it; it needs root only because the
-# stand-in service runs as user=root.
+# bench/README.md.  `make bench` runs it; it needs root because the stand-in
+# service runs as user=root and the Galera benchmark builds namespaces.
 #
 #   bench/run.sh            writes bench/results/{metadata,monitor,floor}.{md,json}
 #                           and bench/results/startup.md (the summary), then
-#                           runs bench/cib_bench.py: bench/results/cib.md
+#                           runs bench/cib_bench.py: bench/results/cib.md,
+#                           bench/fence_bench.py: bench/results/fence.{md,json}
+#                           and bench/galera_bench.py: bench/results/galera.{md,json}
 #
 # Everything it starts lives in one temporary directory and is stopped by the
 # EXIT trap: the stand-in service (by the agent's stop, then by its pid) and the
@@ -255,3 +257,17 @@ FENCE_PYTHON=${BENCH_FENCE_PYTHON:-${VENV:-$ROOT/.venv}/bin/python}
 echo
 echo "== fence"
 "$FENCE_PYTHON" "$HERE/fence_bench.py" --runs "${BENCH_FENCE_RUNS:-10}" --output-dir "$RESULTS"
+
+# --- Galera monitor: hakit vs ocf:heartbeat:galera (bench/galera_bench.py) ----
+# Brings up the namespaced 3-node lab (Corosync + Pacemaker in network/mount/UTS
+# namespaces) with one MariaDB Galera member per node, promotes all three with
+# hakit's agent staged in its own temporary directory, and times both agents'
+# monitor of the promoted member in ctl1 with hyperfine.  Removes the
+# mariadbds, the cluster and its namespaces however it ends.  Writes
+# bench/results/galera.{md,json}.  About 1 min.
+GALERA_PYTHON=${BENCH_GALERA_PYTHON:-${VENV:-$ROOT/.venv}/bin/python}
+[[ -x $GALERA_PYTHON ]] || die "$GALERA_PYTHON not found (run make deps, or set BENCH_GALERA_PYTHON)"
+echo
+echo "== galera"
+"$GALERA_PYTHON" "$HERE/galera_bench.py" --runs "${BENCH_GALERA_RUNS:-50}" \
+    --warmup "${BENCH_GALERA_WARMUP:-2}" --output-dir "$RESULTS"
