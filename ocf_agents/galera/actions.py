@@ -36,6 +36,15 @@ PROMOTE_SCORE = 100
 STOP_RESERVE = 20.0
 #: Seconds between progress lines while a state transfer runs.
 PROGRESS_EVERY = 10.0
+#: Seconds between checks that the Primary Component being joined still runs.
+PEER_CHECK_EVERY = 5.0
+#: Galera's default group communication port (gmcast.listen_addr).
+GROUP_PORT = 4567
+#: Seconds a connection to a peer's group port may take to be accepted.
+PEER_CONNECT_TIMEOUT = 2.0
+#: A member that answers but stays outside any Primary Component this long
+#: has nothing to join (a state transfer happens inside the component).
+NO_PRIMARY_GIVE_UP = 20.0
 POLL = 0.25
 INSTALL_DB = "mariadb-install-db"
 
@@ -253,12 +262,14 @@ def _log_hint(cfg: Config) -> str:
             lines = handle.read().decode("utf-8", "replace").splitlines()
     except OSError:
         return f"see {path}"
-    errors = [line for line in lines if "[ERROR]" in line]
-    return (
-        f"last error: {errors[-1].split('[ERROR]', 1)[1].strip()}"
-        if errors
-        else f"see {path}"
-    )
+    starts = [i for i, line in enumerate(lines) if "Starting MariaDB" in line]
+    lines = lines[starts[-1] :] if starts else lines
+    errors = [
+        line.split("[ERROR]", 1)[1].strip() for line in lines if "[ERROR]" in line
+    ]
+    # The first WSREP error is the cause; "Aborting" and the like follow any.
+    telling = [e for e in errors if "WSREP" in e] or errors
+    return f"error log: {telling[0]}" if telling else f"see {path}"
 
 
 # --- positions -----------------------------------------------------------------------
@@ -403,7 +414,7 @@ def _set_waiting(ctx: ActionContext, text: str) -> None:
 
 def _refresh(cfg: Config, ctx: ActionContext, me: str) -> None:
     """Unpromoted: say who may be promoted now, and what this node waits for."""
-    peers = _primary_peers(ctx, me)
+    peers = _primary_peers(cfg, ctx, me)
     if peers:
         report = _saved_report(ctx)
         refusal = _join_refusal(report, peers)
@@ -433,10 +444,52 @@ def _refresh(cfg: Config, ctx: ActionContext, me: str) -> None:
         )
 
 
-def _primary_peers(ctx: ActionContext, me: str) -> dict[str, str]:
-    """Other nodes serving a Primary Component, with its cluster uuid."""
+def _primary_peers(cfg: Config, ctx: ActionContext, me: str) -> dict[str, str]:
+    """Other nodes serving a Primary Component, with its cluster uuid.
+
+    An announcement outlives a mariadbd killed a moment ago (its node is
+    demoted only later), so a peer counts only while its group port accepts
+    connections.
+    """
     found = cluster.query_all(_attr(ctx, ATTR_PRIMARY), ctx.deadline)
-    return {node: uuid for node, uuid in sorted(found.items()) if node != me}
+    endpoints = _group_endpoints(cfg)
+    peers = {}
+    for node, uuid in sorted(found.items()):
+        if node == me:
+            continue
+        endpoint = endpoints.get(node)
+        if endpoint is not None and not _accepts(endpoint, ctx):
+            log.info(
+                "%s announces a Primary Component but %s:%d refuses", node, *endpoint
+            )
+            continue
+        peers[node] = uuid
+    return peers
+
+
+def _group_endpoints(cfg: Config) -> dict[str, tuple[str, int]]:
+    """Pacemaker node -> (host, group communication port) of its member."""
+    hosts = state.parse_cluster_address(cfg.get_str("wsrep_cluster_address"))
+    mapping = cfg["cluster_host_map"]
+    by_node = dict(mapping) if isinstance(mapping, dict) else {}
+    endpoints = {}
+    for entry in hosts:
+        host, port = state.split_host_port(entry, GROUP_PORT)
+        nodes = [n for n, h in by_node.items() if h in (entry, host)] or [host]
+        for node in nodes:
+            endpoints[node] = (host, port)
+    return endpoints
+
+
+def _accepts(endpoint: tuple[str, int], ctx: ActionContext) -> bool:
+    import socket  # noqa: PLC0415
+
+    timeout = max(0.2, min(PEER_CONNECT_TIMEOUT, ctx.deadline.remaining()))
+    try:
+        with socket.create_connection(endpoint, timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _join_refusal(report: Report | None, peers: dict[str, str]) -> str:
@@ -559,7 +612,7 @@ def promote(cfg: Config, ctx: ActionContext) -> OcfRc:
         raise AgentError(f"mariadbd (pid {pid}) already runs but is {problem}")
     report = _saved_report(ctx) or _recover(cfg, ctx)
     me = _me(ctx)
-    peers = _primary_peers(ctx, me)
+    peers = _primary_peers(cfg, ctx, me)
     forced = False
     if peers:
         refusal = _join_refusal(report, peers)
@@ -587,7 +640,7 @@ def promote(cfg: Config, ctx: ActionContext) -> OcfRc:
         _prepare_bootstrap(cfg)
     _set_waiting(ctx, "bootstrapping" if bootstrap else f"joining {', '.join(peers)}")
     pid = _start_mariadbd(cfg, ctx, report.position, bootstrap)
-    status = _wait_synced(cfg, ctx, pid)
+    status = _wait_synced(cfg, ctx, pid, joining=not bootstrap)
     if forced:
         cluster.delete_attr(_attr(ctx, ATTR_FORCE), node=me, deadline=ctx.deadline)
     cluster.set_attr(
@@ -633,14 +686,22 @@ def _start_mariadbd(
     return proc.start(argv, pidfile=_pidfile(cfg, ctx))
 
 
-def _wait_synced(cfg: Config, ctx: ActionContext, pid: int) -> dict[str, str]:
-    """Wait until mariadbd is a healthy member; stop it if that does not happen."""
-    budget = max(1.0, ctx.deadline.remaining() - STOP_RESERVE)
+def _wait_synced(
+    cfg: Config, ctx: ActionContext, pid: int, joining: bool
+) -> dict[str, str]:
+    """Wait until mariadbd is a healthy member; stop it if that does not happen.
+
+    A joiner gives up early when no node announces a Primary Component any
+    more (it went away while we joined): waiting longer cannot succeed.
+    """
+    remaining = ctx.deadline.remaining()
+    budget = max(1.0, remaining - min(STOP_RESERVE, remaining / 2))
     if cfg.get_int("sst_timeout"):
         budget = min(budget, float(cfg.get_int("sst_timeout")))
     began = time.monotonic()
     end = began + budget
-    last_state, last_note = "", began
+    last_state, last_note, last_peer_check = "", began, began
+    outside_since: float | None = None
     problem = "it did not answer yet"
     while time.monotonic() < end:
         ended = proc.reap(pid)
@@ -659,17 +720,31 @@ def _wait_synced(cfg: Config, ctx: ActionContext, pid: int) -> dict[str, str]:
             if not problem:
                 log.info("Synced after %.1f s", time.monotonic() - began)
                 return status
+            if status.get("wsrep_cluster_status") == "Primary":
+                outside_since = None
+            elif outside_since is None:
+                outside_since = time.monotonic()
+            elif time.monotonic() - outside_since >= NO_PRIMARY_GIVE_UP:
+                problem = (
+                    f"no Primary Component reachable for {NO_PRIMARY_GIVE_UP:.0f} s "
+                    f"(wsrep_cluster_status={status.get('wsrep_cluster_status')})"
+                )
+                break
         now = time.monotonic()
+        if joining and now - last_peer_check >= PEER_CHECK_EVERY:
+            last_peer_check = now
+            if not _primary_peers(cfg, ctx, _me(ctx)):
+                problem = "the Primary Component it joined is gone"
+                break
         if current != last_state or now - last_note >= PROGRESS_EVERY:
             log.info("waiting for Synced (%.0f s): %s", now - began, current)
             last_state, last_note = current, now
         time.sleep(POLL)
-    log.error("no Synced within %.0f s (%s); stopping mariadbd", budget, problem)
+    waited = time.monotonic() - began
+    log.error("not Synced after %.0f s (%s); stopping mariadbd", waited, problem)
     proc.stop(pid, ctx.deadline)
     proc.remove_file(_pidfile(cfg, ctx))
-    raise ActionTimeoutError(
-        f"mariadbd was not Synced within {budget:.0f} s: {problem}"
-    )
+    raise ActionTimeoutError(f"mariadbd was not Synced after {waited:.0f} s: {problem}")
 
 
 def _stop_mariadbd(cfg: Config, ctx: ActionContext) -> None:

@@ -269,6 +269,19 @@ def parse_cluster_address(text: str) -> list[str]:
     return hosts
 
 
+def split_host_port(entry: str, default_port: int) -> tuple[str, int]:
+    """``host[:port]`` of a gcomm address -> (host, port); IPv6 in brackets."""
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") and rest[
+            1:
+        ].isdigit() else default_port
+    host, sep, port = entry.rpartition(":")
+    if sep and host and port.isdigit() and ":" not in host:
+        return host, int(port)
+    return entry, default_port
+
+
 def _bare(host: str) -> str:
     """``host`` without a port (keeps bracketed IPv6 literals whole)."""
     if host.startswith("["):

@@ -9,7 +9,10 @@ score, recover failed ones), so each step can be checked.
 
 from __future__ import annotations
 
+import os
+import random
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -20,6 +23,7 @@ from tests.lab.galera_agent import (
     PROMOTED,
     RUNNING,
     GaleraAgent,
+    SqlWriter,
 )
 
 pytestmark = [pytest.mark.daemon, pytest.mark.pacemaker, pytest.mark.timeout(900)]
@@ -127,5 +131,172 @@ def test_monitor_fails_a_live_node_that_is_not_primary(agent):
     for node in ("ctl2", "ctl3"):
         result = agent.monitor(node, role="Promoted")
         assert result.rc == FAILED_PROMOTED and "not running" in result.reason
+    agent.recover()
+    assert_all_promoted(agent)
+
+
+def wait_survivors_settled(agent: GaleraAgent, survivors: list[str]) -> None:
+    """Let the survivors notice the dead (about 6 s of evs.suspect_timeout).
+
+    Pacemaker's monitor would only see the new state then, too.
+    """
+    end = time.monotonic() + 40
+    for node in survivors:
+        while True:
+            try:
+                status = agent.lab.status(node)
+            except Exception:  # noqa: BLE001 - a member that stopped answering
+                break
+            if status.get("wsrep_cluster_status") != "Primary":
+                break
+            if status.get("wsrep_cluster_size") == str(len(survivors)):
+                break
+            assert time.monotonic() < end, f"{node} still sees dead members: {status}"
+            time.sleep(0.3)
+
+
+def assert_no_acknowledged_row_lost(agent: GaleraAgent, writer: SqlWriter) -> None:
+    writer.pause()
+    try:
+        acked = set(writer.acked)
+        seen = {node: agent.lab.rows(node) for node in NODES}
+    finally:
+        writer.resume()
+    for node, rows in seen.items():
+        missing = acked - rows
+        assert not missing, f"{node} lost acknowledged rows {sorted(missing)[:20]}"
+    assert seen["ctl1"] == seen["ctl2"] == seen["ctl3"], "members differ"
+
+
+KILL_PATTERNS = ("one", "two staggered", "all at once", "all staggered")
+
+
+def kill(
+    agent: GaleraAgent, pattern: str, order: list[str], rng: random.Random
+) -> list[str]:
+    """Kill mariadbds per ``pattern``; return the survivors."""
+    count = {"one": 1, "two staggered": 2}.get(pattern, 3)
+    victims = order[:count]
+    if pattern == "all at once":
+        for node in victims:
+            agent.kill9(node)
+    else:
+        for node in victims:
+            agent.kill9(node)
+            time.sleep(rng.uniform(0.2, 2.0))  # the writer keeps writing
+    return [n for n in NODES if n not in victims]
+
+
+def test_crash_rounds_never_lose_an_acknowledged_row(agent):
+    """Seeded random kill -9 orders; every acknowledged row survives every round."""
+    seed = int(os.environ.get("HAKIT_GALERA_SEED", "20261122"))
+    rounds = int(os.environ.get("HAKIT_GALERA_ROUNDS", "20"))
+    rng = random.Random(seed)
+    agent.bring_up()
+    agent.lab.sql(
+        "ctl1",
+        "CREATE DATABASE hakit;"
+        f" CREATE TABLE {ROWS_TABLE} (id INT PRIMARY KEY, payload VARCHAR(64));",
+    )
+    uuid = cluster_uuid(agent, "ctl1")
+    writer = SqlWriter(agent.lab, agent)
+    writer.start()
+    try:
+        for number in range(rounds):
+            pattern = KILL_PATTERNS[number % len(KILL_PATTERNS)]
+            order = rng.sample(NODES, len(NODES))
+            writer.wait_acked(len(writer.acked) + 5)
+            began = time.monotonic()
+            survivors = kill(agent, pattern, order, rng)
+            wait_survivors_settled(agent, survivors)
+            agent.recover()
+            assert_all_promoted(agent)
+            writer.wait_acked(len(writer.acked) + 3)
+            print(
+                f"round {number} ({pattern}, order {order}): recovered in "
+                f"{time.monotonic() - began:.1f} s, {len(writer.acked)} rows acked"
+            )
+            assert_no_acknowledged_row_lost(agent, writer)
+            for node in NODES:
+                assert cluster_uuid(agent, node) == uuid, f"round {number}: new uuid"
+    finally:
+        writer.stop()
+    assert_no_acknowledged_row_lost(agent, writer)
+
+
+def test_a_node_behind_never_bootstraps_and_force_bootstrap_expires(agent):
+    agent.bring_up()
+    lab = agent.lab
+    lab.sql(
+        "ctl1",
+        "CREATE DATABASE hakit;"
+        f" CREATE TABLE {ROWS_TABLE} (id INT PRIMARY KEY, payload VARCHAR(64));"
+        f" INSERT INTO {ROWS_TABLE} VALUES (1, 'a'), (2, 'b');",
+    )
+    assert agent.run("ctl3", "demote").rc == RUNNING  # ctl3 falls behind
+    lab.sql("ctl1", f"INSERT INTO {ROWS_TABLE} VALUES (3, 'c'), (4, 'd');")
+    for node in ("ctl2", "ctl1"):
+        assert agent.run(node, "demote").rc == RUNNING
+    for node in NODES:
+        assert agent.run(node, "stop").rc == RUNNING
+
+    # ctl1 (the most advanced) is away: nobody may bootstrap, and ctl3 says why.
+    for node in ("ctl3", "ctl2"):
+        assert agent.run(node, "start").rc == RUNNING
+    refused = agent.run("ctl3", "promote")
+    assert refused.rc == 1
+    assert "waiting for ctl1 to report" in refused.reason
+    assert agent.mariadbd_pid("ctl3") is None
+    # ctl1 reports: it is the only node allowed, ctl3 (behind) still refuses.
+    assert agent.run("ctl1", "start").rc == RUNNING
+    assert agent.wait_attribute("master-galera", lambda v: "ctl1" in v) == {
+        "ctl1": "100"
+    }
+    refused = agent.run("ctl3", "promote")
+    assert refused.rc == 1
+    assert "ctl1 has the highest seqno" in refused.reason, refused
+    assert agent.mariadbd_pid("ctl3") is None
+    assert agent.run("ctl1", "stop").rc == RUNNING  # ctl1 is lost for good
+
+    # An expired override is ignored, and the reason is visible.
+    past = (datetime.now(timezone.utc) - timedelta(minutes=1)).isoformat()
+    agent.set_attribute("ctl2", "galera-force-bootstrap", past)
+    assert agent.monitor("ctl2").rc == RUNNING
+    waiting = agent.wait_attribute(
+        "galera-waiting", lambda v: "expired" in v.get("ctl2", "")
+    )
+    assert "force-bootstrap on ctl2 expired" in waiting["ctl2"]
+    assert agent.run("ctl2", "promote").rc == 1
+    # A valid one lets ctl2 bootstrap without ctl1, once.
+    soon = (datetime.now(timezone.utc) + timedelta(minutes=5)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    agent.set_attribute("ctl2", "galera-force-bootstrap", soon)
+    assert agent.monitor("ctl2").rc == RUNNING
+    promoted = agent.run("ctl2", "promote")
+    assert promoted.rc == RUNNING, f"{promoted}\n{agent.log_tail('ctl2')}"
+    assert agent.wait_attribute("galera-force-bootstrap", lambda v: not v) == {}
+    assert agent.monitor("ctl3").rc == RUNNING  # learns of the Primary Component
+    assert agent.run("ctl3", "promote").rc == RUNNING
+    for node in ("ctl2", "ctl3"):
+        assert lab.rows(node) == {1, 2, 3, 4}
+
+
+def test_a_join_gives_up_when_the_primary_component_is_gone(agent):
+    """Peers announced as Primary but dead: promote fails in time, stops mariadbd."""
+    agent.bring_up()
+    assert agent.run("ctl3", "demote").rc == RUNNING
+    agent.kill9("ctl1")
+    agent.kill9("ctl2")  # their galera-primary announcements are now stale
+    began = time.monotonic()
+    result = agent.run("ctl3", "promote")
+    took = time.monotonic() - began
+    assert result.rc == 1, result
+    # Either mariadbd gives up by itself (nothing to connect to) or the agent
+    # does (connected, but never inside a Primary Component).
+    assert "primary" in result.reason.lower() or "exited while joining" in result.reason
+    assert "WSREP" in result.reason or "primary" in result.reason.lower()
+    assert took < 60, f"gave up only after {took:.0f} s"
+    assert agent.mariadbd_pid("ctl3") is None
     agent.recover()
     assert_all_promoted(agent)

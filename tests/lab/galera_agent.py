@@ -248,14 +248,20 @@ class GaleraAgent:
                 assert result.rc == RUNNING, f"{result}\n{self.log_tail(result.node)}"
 
     def recover(self, timeout: float = 300) -> None:
-        """Pacemaker's recovery after failures: demote, stop, start, promote."""
-        for node in self.lab.names:
-            rc = self.monitor(node, role="Promoted").rc
-            if rc == PROMOTED:
-                continue
+        """Pacemaker's recovery after failures: demote, stop, start, promote.
+
+        Failed instances are recovered in parallel, as Pacemaker does.
+        """
+
+        def recover_node(node: str) -> None:
+            if self.monitor(node, role="Promoted").rc == PROMOTED:
+                return
             for action in ("demote", "stop", "start"):
                 result = self.run(node, action)
                 assert result.rc == RUNNING, f"{result}\n{self.log_tail(node)}"
+
+        with ThreadPoolExecutor(len(self.lab.names)) as pool:
+            list(pool.map(recover_node, self.lab.names))
         self.promote_all(timeout)
 
     def stop_all(self) -> None:
@@ -288,30 +294,50 @@ class SqlWriter(threading.Thread):
         self.next_id = first_id
         self.acked: set[int] = set()
         self.uncertain: set[int] = set()
-        self._stop = threading.Event()
+        self._halt = threading.Event()
+        self._busy = threading.Lock()
+        self._paused = threading.Event()
 
     def run(self) -> None:
         turn = 0
-        while not self._stop.is_set():
+        while not self._halt.is_set():
+            if self._paused.is_set():
+                time.sleep(0.05)
+                continue
             live = [n for n in self.lab.names if self.agent.mariadbd_pid(n)]
             if not live:
                 time.sleep(0.1)
                 continue
             node = live[turn % len(live)]
             turn += 1
-            row = self.next_id
-            self.next_id += 1
-            try:
-                self.lab.sql(
-                    node,
-                    f"INSERT INTO {ROWS_TABLE} (id, payload) VALUES ({row}, '{node}');",
-                    timeout=10,
-                )
-            except Exception:  # noqa: BLE001 - any failure leaves the row uncertain
-                self.uncertain.add(row)
-                time.sleep(0.05)
-            else:
-                self.acked.add(row)
+            with self._busy:
+                if self._paused.is_set():
+                    continue
+                self._insert(node)
+
+    def _insert(self, node: str) -> None:
+        row = self.next_id
+        self.next_id += 1
+        try:
+            self.lab.sql(
+                node,
+                f"INSERT INTO {ROWS_TABLE} (id, payload) VALUES ({row}, '{node}');",
+                timeout=10,
+            )
+        except Exception:  # noqa: BLE001 - any failure leaves the row uncertain
+            self.uncertain.add(row)
+            time.sleep(0.05)
+        else:
+            self.acked.add(row)
+
+    def pause(self) -> None:
+        """Stop writing until :meth:`resume`; returns once no insert is in flight."""
+        self._paused.set()
+        with self._busy:
+            pass
+
+    def resume(self) -> None:
+        self._paused.clear()
 
     def wait_acked(self, count: int, timeout: float = 30) -> None:
         end = time.monotonic() + timeout
@@ -320,5 +346,5 @@ class SqlWriter(threading.Thread):
             time.sleep(0.05)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(30)

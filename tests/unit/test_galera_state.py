@@ -212,3 +212,18 @@ class TestAddresses:
         mapping = {"ctl1": "10.0.0.1", "ctl2": "10.0.0.2", "ctl9": "10.0.0.9"}
         assert state.expected_nodes(hosts, mapping) == ["ctl1", "ctl2"]
         assert state.expected_nodes(["n1", "n2:4567"], {}) == ["n1", "n2"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("10.0.0.1", ("10.0.0.1", 4567)),
+        ("10.0.0.1:4999", ("10.0.0.1", 4999)),
+        ("ctl1", ("ctl1", 4567)),
+        ("[fd00::1]:5000", ("fd00::1", 5000)),
+        ("[fd00::1]", ("fd00::1", 4567)),
+        ("fd00::1", ("fd00::1", 4567)),
+    ],
+)
+def test_split_host_port(entry: str, expected: tuple[str, int]) -> None:
+    assert state.split_host_port(entry, 4567) == expected
