@@ -865,7 +865,7 @@ class _Reader:
         if systemd and params.data:
             table.error("params", "systemd resources take no parameters")
         declared: dict[str, Param] = {}
-        if name in registry.AGENTS:
+        if registry.exists(name):
             declared = {param.name: param for param in registry.spec(name).params}
         result: list[tuple[str, str]] = []
         for key in params.data:
