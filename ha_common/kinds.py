@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+
+from ha_common.record import record
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
+@record
 class Kind:
     """How a wire string is converted and what type meta-data announces.
 

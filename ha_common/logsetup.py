@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from ha_common.redact import RedactingFilter, Redactor
+from ha_common.redact import Redactor
 
 _FACILITIES = [
     "kern",
@@ -31,6 +31,26 @@ _FACILITIES = [
     "local6",
     "local7",
 ]
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that renders the message and masks secrets in it."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        """Use ``redactor`` on every record."""
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Render ``record`` once, masked; never drop it."""
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor(record.exc_text)
+        record.msg = self.redactor(message)
+        record.args = None
+        return True
 
 
 def _debug_enabled(environ: Mapping[str, str]) -> bool:

@@ -1,8 +1,7 @@
-"""Masking of secrets in log records and messages."""
+"""Masking of secrets in messages (``logsetup.RedactingFilter`` applies it to logs)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 
 MASK = "******"
@@ -29,23 +28,3 @@ class Redactor:
             if secret in text:
                 text = text.replace(secret, MASK)
         return text
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that renders the message and masks secrets in it."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        """Use ``redactor`` on every record."""
-        super().__init__()
-        self.redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Render ``record`` once, masked; never drop it."""
-        message = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redactor(record.exc_text)
-        record.msg = self.redactor(message)
-        record.args = None
-        return True

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ha_common.deadline import Deadline
+from ha_common.record import record
 from ocf_agents._runtime.spec import AgentSpec
 
 #: Time kept back from Pacemaker's timeout so the agent can still report.
@@ -15,7 +15,7 @@ MAX_MARGIN = 2.0
 _CLONE_SUFFIX = re.compile(r":\d+$")
 
 
-@dataclass(frozen=True)
+@record
 class ActionContext:
     """The action being run and its environment.
 

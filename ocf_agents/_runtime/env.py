@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 
+from ha_common import lazylog
 from ocf_agents._runtime.errors import ConfigError
 from ocf_agents._runtime.spec import AgentSpec, Param
 
-log = logging.getLogger(__name__)
+log = lazylog.get(__name__)
 
 PREFIX = "OCF_RESKEY_"
 

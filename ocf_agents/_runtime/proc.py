@@ -7,14 +7,14 @@ imported where needed.  A zombie counts as dead: init may reap orphans late.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
+from ha_common import lazylog
 from ha_common.deadline import Deadline
+from ha_common.record import record
 from ocf_agents._runtime.errors import (
     ActionTimeoutError,
     AgentError,
@@ -28,12 +28,12 @@ TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 if TYPE_CHECKING:
     import psutil
 
-log = logging.getLogger(__name__)
+log = lazylog.get(__name__)
 
 POLL = 0.05
 
 
-@dataclass(frozen=True)
+@record
 class Identity:
     """How to recognise the service's main process.
 

@@ -7,10 +7,11 @@ logging and the parsing machinery are never imported for meta-data.
 from __future__ import annotations
 
 import importlib
-import logging
+import sys
 from collections.abc import Mapping
 from types import ModuleType
 
+from ha_common import lazylog
 from ocf_agents._runtime import context, env
 from ocf_agents._runtime.errors import (
     AgentError,
@@ -22,7 +23,7 @@ from ocf_agents._runtime.errors import (
 from ocf_agents._runtime.rc import OcfRc
 from ocf_agents._runtime.spec import AgentSpec
 
-log = logging.getLogger(__name__)
+log = lazylog.get(__name__)
 
 #: Errors that mean "cannot run here", which a probe reports as not running.
 _SETUP_ERRORS = (ConfigError, HostSetupError, NotInstalledError)
@@ -100,16 +101,29 @@ def run_action(spec: AgentSpec, action: str, environ: Mapping[str, str]) -> Outc
         return Outcome(OcfRc.ERR_GENERIC, f"internal error: {type(exc).__name__}")
 
 
+def logsetup_threshold(environ: Mapping[str, str]) -> int:
+    """The lowest level an OCF run logs: DEBUG with ``HA_debug``, else INFO."""
+    debug = environ.get("HA_debug", "") not in ("", "0")
+    return lazylog.DEBUG if debug else lazylog.INFO
+
+
 def execute(
     spec: AgentSpec, action: str, environ: Mapping[str, str]
 ) -> tuple[int, str]:
     """Set up logging, run ``action``; return the exit code and the exit reason."""
-    from ha_common import logsetup  # noqa: PLC0415
     from ha_common.redact import Redactor  # noqa: PLC0415
 
     redactor = Redactor(env.secrets_of(spec, environ))
     instance = environ.get("OCF_RESOURCE_INSTANCE", spec.name)
-    logsetup.setup_ocf(spec.name, instance, environ, redactor)
+
+    def setup() -> None:
+        from ha_common import logsetup  # noqa: PLC0415
+
+        logsetup.setup_ocf(spec.name, instance, environ, redactor)
+
+    # logging is imported only if a message is emitted (a healthy monitor
+    # emits none); see ha_common.lazylog.
+    lazylog.configure(logsetup_threshold(environ), setup)
     if action not in spec.action_names() and action not in ("status", "reload"):
         outcome = Outcome(
             OcfRc.ERR_UNIMPLEMENTED, f"action {action!r} is not implemented"
@@ -120,5 +134,6 @@ def execute(
     if outcome.reason:
         reason = redactor(" ".join(outcome.reason.split()))
         log.error("%s: %s", action, reason, extra={"exit_reason": True})
-    logging.shutdown()
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
     return int(outcome.rc), reason

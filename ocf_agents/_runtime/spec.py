@@ -7,9 +7,8 @@ spec module must stay cheap: it is all that ``meta-data`` loads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ha_common.kinds import Kind
+from ha_common.record import record
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 if TYPE_CHECKING:
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
 RUNTIME_ACTIONS = ("meta-data", "validate-all", "usage")
 
 
-@dataclass(frozen=True)
+@record
 class Param:
     """One resource parameter (``OCF_RESKEY_<name>``)."""
 
@@ -41,7 +40,7 @@ class Param:
             raise ValueError(f"param {self.name}: required params take no default")
 
 
-@dataclass(frozen=True)
+@record
 class Timing:
     """Default timeout and interval of an action, in seconds."""
 
@@ -51,7 +50,7 @@ class Timing:
     role: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Action:
     """An action as listed in meta-data."""
 
@@ -62,7 +61,7 @@ class Action:
     role: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class AgentSpec:
     """Everything the runtime knows about an agent, declared once.
 
@@ -85,7 +84,7 @@ class AgentSpec:
     actions: tuple[Action, ...]
     handlers: str
     version: str = "1.0"
-    extra: tuple[tuple[str, object], ...] = field(default=())
+    extra: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
         """Refuse duplicate names, which meta-data and parsing could not tell apart."""
@@ -125,11 +124,15 @@ class AgentSpec:
         return dict(self.extra)[key]
 
 
+#: The monitor most agents declare: every 10 s, 20 s timeout.
+DEFAULT_MONITOR = Timing(timeout=20, interval=10)
+
+
 def standard_actions(
     *,
     start: int = 60,
     stop: int = 60,
-    monitor: Timing = Timing(timeout=20, interval=10),
+    monitor: Timing = DEFAULT_MONITOR,
     extra_monitors: tuple[Timing, ...] = (),
     promote: int | None = None,
     demote: int | None = None,

@@ -8,11 +8,10 @@ mariadbd, talks to the cluster tools and turns findings into OCF codes.
 
 from __future__ import annotations
 
-import logging
 import os
-import subprocess
 import time
 
+from ha_common import lazylog
 from ocf_agents._runtime import cluster, proc
 from ocf_agents._runtime.context import ActionContext
 from ocf_agents._runtime.env import Config
@@ -28,7 +27,7 @@ from ocf_agents.galera import state
 from ocf_agents.galera.spec import ATTR_FORCE, ATTR_POSITION, ATTR_PRIMARY, ATTR_WAITING
 from ocf_agents.galera.state import EMPTY, Decision, Position, Report
 
-log = logging.getLogger(__name__)
+log = lazylog.get(__name__)
 
 #: Promotion score of a node allowed to be promoted.
 PROMOTE_SCORE = 100
@@ -295,6 +294,7 @@ def _recover(cfg: Config, ctx: ActionContext) -> Report:
 
 def _wsrep_recover(cfg: Config, ctx: ActionContext) -> Position:
     import pwd  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
 
     user = cfg.get_str("user")
     log_path = os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.recover.log")
@@ -546,6 +546,7 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
 
 def _create(cfg: Config, ctx: ActionContext) -> None:
     import shutil  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
 
     installer = shutil.which(
         INSTALL_DB, path=os.path.dirname(cfg.get_str("binary")) + ":/usr/bin:/usr/sbin"

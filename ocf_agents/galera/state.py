@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+
+from ha_common.record import record
 
 #: The uuid of a node that has never been part of a cluster.
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -22,7 +23,7 @@ _RECOVERED_RE = re.compile(
 )
 
 
-@dataclass(frozen=True, order=True)
+@record
 class Position:
     """A point in a Galera cluster's history: cluster uuid and seqno.
 
@@ -59,7 +60,7 @@ class Position:
 EMPTY = Position(ZERO_UUID, -1)
 
 
-@dataclass(frozen=True)
+@record
 class GraState:
     """The content of ``grastate.dat`` that matters."""
 
@@ -137,7 +138,7 @@ def recovered_position(log_text: str) -> Position | None:
     return Position(matches[-1]["uuid"].lower(), int(matches[-1]["seqno"]))
 
 
-@dataclass(frozen=True)
+@record
 class Report:
     """What one node published: its last committed position and safe flag."""
 
@@ -155,7 +156,7 @@ class Report:
         return cls(Position.parse(text[: -len(":safe")] if safe else text), safe)
 
 
-@dataclass(frozen=True)
+@record
 class Decision:
     """The outcome of an election.
 

@@ -6,10 +6,10 @@ resource parameters say what to run and how to tell that it is healthy.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 
+from ha_common import lazylog
 from ocf_agents._runtime import proc
 from ocf_agents._runtime.context import ActionContext
 from ocf_agents._runtime.env import Config
@@ -23,7 +23,7 @@ from ocf_agents._runtime.rc import OcfRc
 from ocf_agents.openstack import health
 from ocf_agents.openstack.services import Service
 
-log = logging.getLogger(__name__)
+log = lazylog.get(__name__)
 
 #: A started service must stay alive this long before start can succeed.
 SETTLE = 1.0

@@ -6,13 +6,14 @@ and ``http.client`` would cost a monitor ~17 ms of imports.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import time
 from collections.abc import Sequence
 
-log = logging.getLogger(__name__)
+from ha_common import lazylog
+
+log = lazylog.get(__name__)
 
 DEFAULT_AMQP_PORT = 5672
 

@@ -7,13 +7,13 @@ overridden by a resource parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ha_common.record import record
 
 API = "api"
 RPC = "rpc"
 
 
-@dataclass(frozen=True)
+@record
 class Service:
     """One OpenStack service and its defaults.
 

@@ -20,7 +20,7 @@ def report():
         json.dump(sorted(sys.modules), handle)
 atexit.register(report)
 from ocf_agents._runtime.dispatch import main
-main(sys.argv[1])
+main(sys.argv[1], sys.argv[1:])  # argv[1] of main is the action
 """
 
 
@@ -56,3 +56,22 @@ def test_monitor_of_a_running_api_service_imports_nothing_heavy(tmp_path, fakesv
         assert run_agent(AGENT, "stop", params, extra).rc == 0
     assert "ocf_agents" in loaded, "the probe did run the agent"
     assert not loaded & set(FORBIDDEN)
+
+
+#: What a monitor must not pay for: it runs every few seconds on every node.
+SLOW_STDLIB = ("logging", "dataclasses", "inspect", "subprocess", "typing")
+
+
+def test_galera_monitor_imports_only_what_it_uses(tmp_path):
+    """A monitor that logs nothing imports neither logging nor dataclasses."""
+    environ = {
+        "OCF_RESOURCE_INSTANCE": "galera:0",
+        "HA_RSCTMP": str(tmp_path),
+        "OCF_RESKEY_CRM_meta_interval": "10000",
+        "OCF_RESKEY_wsrep_cluster_address": "gcomm://10.0.0.1",
+        "OCF_RESKEY_datadir": str(tmp_path),
+        "OCF_RESKEY_pidfile": str(tmp_path / "none.pid"),
+    }
+    loaded = modules_loaded(tmp_path, "galera", "monitor", environ)
+    assert "ocf_agents" in loaded, "the probe did run the agent"
+    assert not loaded & {*FORBIDDEN, *SLOW_STDLIB, "psutil"}
