@@ -644,12 +644,14 @@ def promote(cfg: Config, ctx: ActionContext) -> OcfRc:
     status = _wait_synced(cfg, ctx, pid, joining=not bootstrap)
     if forced:
         cluster.delete_attr(_attr(ctx, ATTR_FORCE), node=me, deadline=ctx.deadline)
+    uuid = status.get("wsrep_cluster_state_uuid", "?")
     cluster.set_attr(
-        _attr(ctx, ATTR_PRIMARY),
-        status.get("wsrep_cluster_state_uuid", "?"),
-        deadline=ctx.deadline,
-        private=True,
+        _attr(ctx, ATTR_PRIMARY), uuid, deadline=ctx.deadline, private=True
     )
+    # While it runs, this node's position moves on: what start published is
+    # stale, and an election must not count it (demote publishes the real one).
+    running = Report(Position(uuid, -1), False)
+    cluster.set_attr(_attr(ctx, ATTR_POSITION), running.encode(), deadline=ctx.deadline)
     cluster.set_promotion(ctx.resource, PROMOTE_SCORE, deadline=ctx.deadline)
     cluster.delete_attr(_attr(ctx, ATTR_WAITING), deadline=ctx.deadline)
     return OcfRc.SUCCESS
