@@ -66,7 +66,7 @@ HAKIT = "hakit galera monitor"
 HEARTBEAT = "heartbeat galera monitor"
 CLI = "mariadb CLI probe"
 CLI_QUERY = "SHOW STATUS LIKE 'wsrep%'"
-FLOOR = "python3 -s -c pass"
+FLOOR = "python3 -sS -c pass"
 IMPORT_DISPATCH = "+ dispatcher and declaration"
 IMPORT_RUNNER = "+ action runner"
 IMPORT_HANDLERS = "+ galera handlers and wire client"
@@ -202,7 +202,7 @@ def breakdown_commands(lib: str) -> dict[str, list[str]]:
         "dispatch.registry.spec('galera'); "
         "import ocf_agents.galera.actions, ocf_agents.galera.wire",
     }
-    return {label: [SYSTEM_PYTHON, "-s", "-c", code] for label, code in steps.items()}
+    return {label: [SYSTEM_PYTHON, "-sS", "-c", code] for label, code in steps.items()}
 
 
 def hyperfine_command(argv: list[str]) -> str:

@@ -9,7 +9,6 @@ action's deadline, and fails with a typed error naming the tool.
 from __future__ import annotations
 
 import os
-import re
 
 from ha_common import lazylog
 from ha_common.deadline import Deadline
@@ -24,9 +23,8 @@ log = lazylog.get(__name__)
 #: Longest a single cluster tool call may take, whatever the deadline says.
 CALL_TIMEOUT = 10.0
 
-_QUERY_LINE = re.compile(
-    r'name="(?P<name>[^"]*)" host="(?P<host>[^"]*)" value="(?P<value>[^"]*)"'
-)
+#: One line of ``attrd_updater -Q -A``.
+QUERY_LINE = r'name="(?P<name>[^"]*)" host="(?P<host>[^"]*)" value="(?P<value>[^"]*)"'
 
 
 class ClusterToolError(AgentError):
@@ -137,9 +135,12 @@ def query_all(name: str, deadline: Deadline | None = None) -> dict[str, str]:
             f"{done.stderr.strip()}"
         )
     log.debug("attrd_updater -Q -A -n %s: %r", name, done.stdout)
+    import re  # noqa: PLC0415 - a promoted monitor queries nothing
+
+    pattern = re.compile(QUERY_LINE)
     values = {}
     for line in done.stdout.splitlines():
-        found = _QUERY_LINE.search(line)
+        found = pattern.search(line)
         if found and found["value"] and found["name"] == name:
             values[found["host"]] = found["value"]
     return values

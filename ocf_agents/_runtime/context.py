@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from ha_common.deadline import Deadline
@@ -11,8 +10,6 @@ from ocf_agents._runtime.spec import AgentSpec
 
 #: Time kept back from Pacemaker's timeout so the agent can still report.
 MAX_MARGIN = 2.0
-
-_CLONE_SUFFIX = re.compile(r":\d+$")
 
 
 @record
@@ -52,6 +49,12 @@ class ActionContext:
         return self.action == "monitor" and self.interval_ms == 0
 
 
+def _without_clone_suffix(instance: str) -> str:
+    """``galera:2`` -> ``galera``: clone instances share pid and state files."""
+    head, sep, tail = instance.rpartition(":")
+    return head if sep and tail.isdigit() else instance
+
+
 def _int(text: str | None, default: int) -> int:
     if not text:
         return default
@@ -75,7 +78,7 @@ def build(
         spec=spec,
         action=action,
         instance=instance,
-        resource=_CLONE_SUFFIX.sub("", instance),
+        resource=_without_clone_suffix(instance),
         interval_ms=_int(meta.get("interval"), 0),
         check_level=_int(environ.get("OCF_CHECK_LEVEL"), 0),
         deadline=Deadline(seconds - margin),

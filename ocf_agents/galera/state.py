@@ -9,18 +9,30 @@ process or talks to the cluster, so every rule is unit-tested directly.
 from __future__ import annotations
 
 import os
-import re
 
+from ha_common.kinds import WORD, consists_of
 from ha_common.record import record
 
 #: The uuid of a node that has never been part of a cluster.
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_POSITION_RE = re.compile(rf"^(?P<uuid>{_UUID}):(?P<seqno>-?\d+)$")
-_RECOVERED_RE = re.compile(
-    rf"WSREP: Recovered position:?\s+(?P<uuid>{_UUID}):(?P<seqno>-?\d+)"
-)
+_HEX = frozenset("0123456789abcdef")
+_NODE_CHARS = WORD | {".", "-"}
+_HOST_CHARS = WORD | {".", ":", "[", "]", "-"}
+_OPTION_CHARS = WORD | {".", "=", "&", "-"}
+
+
+def is_uuid(text: str) -> bool:
+    """Tell whether ``text`` is a lower-case 8-4-4-4-12 hexadecimal uuid."""
+    parts = text.split("-")
+    return [len(part) for part in parts] == [8, 4, 4, 4, 12] and all(
+        consists_of(part, _HEX) for part in parts
+    )
+
+
+def _seqno(text: str) -> int | None:
+    digits = text[1:] if text.startswith("-") else text
+    return int(text) if digits.isdigit() and digits.isascii() else None
 
 
 @record
@@ -51,10 +63,11 @@ class Position:
     @classmethod
     def parse(cls, text: str) -> Position:
         """Parse ``uuid:seqno``; raises ValueError when malformed."""
-        found = _POSITION_RE.match(text.strip().lower())
-        if not found:
+        uuid, _, seqno_text = text.strip().lower().rpartition(":")
+        seqno = _seqno(seqno_text)
+        if not is_uuid(uuid) or seqno is None:
             raise ValueError(f"{text!r} is not a Galera position (uuid:seqno)")
-        return cls(found["uuid"], int(found["seqno"]))
+        return cls(uuid, seqno)
 
 
 EMPTY = Position(ZERO_UUID, -1)
@@ -91,7 +104,7 @@ def read_grastate(datadir: str) -> GraState | None:
         seqno = int(fields["seqno"])
     except (KeyError, ValueError):
         raise ValueError(f"{path} has no valid uuid and seqno") from None
-    if not re.fullmatch(_UUID, uuid):
+    if not is_uuid(uuid):
         raise ValueError(f"{path} has a malformed uuid {uuid!r}")
     return GraState(Position(uuid, seqno), fields.get("safe_to_bootstrap") == "1")
 
@@ -132,10 +145,17 @@ def mark_safe_to_bootstrap(datadir: str) -> bool:
 
 def recovered_position(log_text: str) -> Position | None:
     """The last ``Recovered position`` that ``mariadbd --wsrep-recover`` logged."""
-    matches = list(_RECOVERED_RE.finditer(log_text))
-    if not matches:
-        return None
-    return Position(matches[-1]["uuid"].lower(), int(matches[-1]["seqno"]))
+    marker = "WSREP: Recovered position"
+    for line in reversed(log_text.splitlines()):
+        _, found, rest = line.partition(marker)
+        if not found:
+            continue
+        words = rest.lstrip(":").split()
+        try:
+            return Position.parse(words[0])
+        except (IndexError, ValueError):
+            continue
+    return None
 
 
 @record
@@ -240,8 +260,8 @@ def parse_host_map(text: str) -> dict[str, str]:
         node, sep, host = entry.partition(":")
         if not sep or not node.strip() or not host.strip():
             raise ValueError(f"{entry!r} is not node:host")
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", node.strip()) or not re.fullmatch(
-            r"[A-Za-z0-9_.:\[\]-]+", host.strip()
+        if not consists_of(node.strip(), _NODE_CHARS) or not consists_of(
+            host.strip(), _HOST_CHARS
         ):
             raise ValueError(f"{entry!r} is not node:host")
         if node.strip() in mapping:
@@ -259,13 +279,13 @@ def parse_cluster_address(text: str) -> list[str]:
     if not text.startswith("gcomm://"):
         raise ValueError(f"{text!r} does not start with gcomm://")
     body, _, options = text[len("gcomm://") :].partition("?")
-    if options and not re.fullmatch(r"[A-Za-z0-9_.=&-]+", options):
+    if options and not consists_of(options, _OPTION_CHARS):
         raise ValueError(f"{options!r} are not gcomm options (key=value&...)")
     hosts = [part.strip() for part in body.split(",") if part.strip()]
     if not hosts:
         raise ValueError(f"{text!r} names no host")
     for host in hosts:
-        if not re.fullmatch(r"[A-Za-z0-9_.:\[\]-]+", host):
+        if not consists_of(host, _HOST_CHARS):
             raise ValueError(f"{host!r} is not a host[:port]")
     return hosts
 

@@ -1,0 +1,74 @@
+"""install.py writes launchers that start lean and still find dist-packages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not Path(SYSTEM_PYTHON).exists():
+        pytest.skip("no system python3")
+    stage = tmp_path_factory.mktemp("stage")
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "packaging" / "install.py"),
+            "--destdir",
+            "/",
+            "--python",
+            SYSTEM_PYTHON,
+            "--libdir",
+            str(stage / "lib"),
+            "--ocf-root",
+            str(stage / "ocf"),
+            "--bindir",
+            str(stage / "bin"),
+            "--sbindir",
+            str(stage / "sbin"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return stage
+
+
+def test_ocf_launcher_skips_site_and_lists_site_dirs(staged: Path) -> None:
+    launcher = staged / "ocf" / "resource.d" / "hakit" / "galera"
+    lines = launcher.read_text().splitlines()
+    assert lines[0] == f"#!{SYSTEM_PYTHON} -sS"
+    assert lines[2].startswith("import sys; sys.path.extend([")
+    assert lines[-1] == "main('galera')"
+    done = subprocess.run(
+        [str(launcher), "meta-data"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0
+    assert '<resource-agent name="galera"' in done.stdout
+
+
+def test_launcher_path_finds_the_distribution_packages(staged: Path) -> None:
+    """Without site, psutil (python3-psutil) must still import, as agents need it."""
+    launcher = staged / "ocf" / "resource.d" / "hakit" / "keystone"
+    setup = [line for line in launcher.read_text().splitlines() if "sys.path" in line]
+    code = "\n".join([*setup, "import psutil, ocf_agents; print(psutil.__file__)"])
+    done = subprocess.run(
+        [SYSTEM_PYTHON, "-sS", "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "packages" in done.stdout
