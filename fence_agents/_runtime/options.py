@@ -7,8 +7,6 @@ drop-in replacements: ``ip``/``ipaddr``/``-a``, ``username``/``login``/``-l``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ha_common.kinds import (
     BOOLEAN,
     HOST,
@@ -19,6 +17,7 @@ from ha_common.kinds import (
     one_of,
     to_bool,
 )
+from ha_common.record import record
 
 #: A switch without a value on the command line (``--ssl-insecure``).
 FLAG = Kind("boolean", to_bool, name="flag")
@@ -37,7 +36,7 @@ ACTIONS = (
 )
 
 
-@dataclass(frozen=True)
+@record  # a frozen dataclass without importing dataclasses (start-up time)
 class Option:
     """One option of a fence agent.
 

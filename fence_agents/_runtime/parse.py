@@ -10,25 +10,46 @@ the agent refuses to act.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 
 from fence_agents._runtime.errors import FenceUsageError
-from fence_agents._runtime.options import FLAG, Option
+from fence_agents._runtime.options import FLAG
+
+TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from fence_agents._runtime.options import Option
 
 log = logging.getLogger(__name__)
 
 SILENT_KEYS = frozenset({"nodename", "agent"})
 
 
-@dataclass
 class Options:
-    """Converted option values, where each came from, and secrets to mask."""
+    """Converted option values, where each came from, and secrets to mask.
 
-    values: dict[str, object]
-    sources: dict[str, str]
-    secrets: list[str] = field(default_factory=list)
-    help: bool = False
+    A plain class rather than a dataclass: ``dataclasses`` would cost every
+    fence action its import (with ``inspect``) at start-up.
+    """
+
+    __slots__ = ("help", "secrets", "sources", "values")
+
+    def __init__(
+        self,
+        values: dict[str, object],
+        sources: dict[str, str],
+        secrets: list[str] | None = None,
+        help: bool = False,
+    ) -> None:
+        """Hold the resolved options; ``secrets`` is extended as they are found."""
+        self.values = values
+        self.sources = sources
+        self.secrets: list[str] = [] if secrets is None else secrets
+        self.help = help
+
+    def __repr__(self) -> str:
+        """Show the sources, never the values (they may hold secrets)."""
+        return f"Options(sources={self.sources!r}, help={self.help!r})"
 
     def __getitem__(self, name: str) -> object:
         """The converted value of ``name`` (None when unset)."""
