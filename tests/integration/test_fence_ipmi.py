@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.lab.agents import LIBDIR, SYSTEM_PYTHON
 from tests.lab.ipmi import free_udp_port
 
 pytestmark = [pytest.mark.ipmi_sim]
@@ -177,3 +178,49 @@ def test_kg_key(pyghmi_bmc, installed_agents):
     rc, _, _, seconds = fence(pyghmi_bmc.port, "status")
     assert rc == 1
     assert seconds < 6
+
+
+#: Runs the installed library's fence_hakit_ipmi and lists the modules it loaded.
+PROBE = """
+import atexit, os, sys
+def report():
+    with open(os.environ["MODULES_OUT"], "w") as handle:
+        handle.write("\\n".join(sorted(sys.modules)))
+atexit.register(report)
+sys.path.insert(0, os.environ["HAKIT_LIB"])
+from fence_agents.ipmi import main
+main()
+"""
+
+
+def test_status_talks_at_pyghmis_session_level(ipmi_sim, installed_agents, tmp_path):
+    out = tmp_path / "modules.txt"
+    stdin = "".join(
+        f"{line}\n"
+        for line in (
+            "action=status",
+            "ip=127.0.0.1",
+            f"ipport={ipmi_sim.port}",
+            "username=admin",
+            "password=adminpass",
+        )
+    )
+    done = subprocess.run(
+        [SYSTEM_PYTHON, "-s", "-c", PROBE],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "MODULES_OUT": str(out),
+            "HAKIT_LIB": str(LIBDIR),
+        },
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "Status: ON"), done.stderr
+    loaded = set(out.read_text().split())
+    assert "pyghmi.ipmi.private.session" in loaded
+    # Command pulls in the SDR, FRU and OEM modules and a Get Device ID.
+    assert "pyghmi.ipmi.command" not in loaded
+    assert not loaded & {"dataclasses", "subprocess", "xml.etree.ElementTree"}

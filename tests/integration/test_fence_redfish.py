@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import pytest
 
+from tests.lab.agents import LIBDIR
 from tests.lab.ports import free_port
 
 pytestmark = [pytest.mark.redfish_sim]
@@ -158,3 +160,58 @@ def test_certificate_for_another_name_is_refused(installed_agents, tmp_path):
         assert "TLS verification failed" in err
     finally:
         emulator.stop()
+
+
+#: Runs the library as installed for the tests and lists the modules it loaded.
+PROBE = """
+import atexit, os, sys
+def report():
+    with open(os.environ["MODULES_OUT"], "w") as handle:
+        handle.write("\\n".join(sorted(sys.modules)))
+atexit.register(report)
+sys.path.insert(0, os.environ["HAKIT_LIB"])
+from fence_agents.redfish import main
+main()
+"""
+
+
+def test_status_is_two_requests_and_imports_no_slow_stdlib(rf, tmp_path):
+    out = tmp_path / "modules.txt"
+    values = {
+        "action": "status",
+        "ip": "127.0.0.1",
+        "ipport": rf.port,
+        "username": "admin",
+        "password": "adminpass",
+        "ssl_ca_file": rf.ca_file,
+        "systems_uri": rf.systems_uris[0],
+    }
+    before = rf.log_file.stat().st_size
+    done = subprocess.run(
+        [sys.executable, "-s", "-c", PROBE],
+        input="".join(f"{k}={v}\n" for k, v in values.items()),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "MODULES_OUT": str(out),
+            "HAKIT_LIB": str(LIBDIR),
+        },
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "Status: ON"), done.stderr
+    with open(rf.log_file, "rb") as handle:
+        handle.seek(before)
+        requests = [
+            line for line in handle.read().decode().splitlines() if "HTTP/" in line
+        ]
+    # The service root (session or basic auth?) and the System: nothing else.
+    assert len(requests) == 2, requests
+    loaded = set(out.read_text().split())
+    assert not loaded & {
+        "dataclasses",
+        "inspect",
+        "subprocess",
+        "xml.etree.ElementTree",
+    }
