@@ -86,6 +86,6 @@ class IpmiFence(FenceAgent):
 
 def main() -> None:
     """Entry point of the installed fence_hakit_ipmi."""
-    from fence_agents._runtime.driver import main as run  # noqa: PLC0415
+    from fence_agents._runtime.driver import run_installed  # noqa: PLC0415
 
-    run(IpmiFence())
+    run_installed(IpmiFence())
