@@ -69,7 +69,7 @@ TARGET_RATIO = 0.5
 #: Per-run limit; the slowest expected run (fence_ipmilan reboot) takes ~5 s.
 RUN_TIMEOUT = 60.0
 #: One warm-up and the timed runs of an action must fit in ipmi_sim's 63
-#: sessions, since fence_hakit_ipmi leaves its session open (see fresh_ipmi).
+#: sessions, should an agent leave its session open (see fresh_ipmi).
 MAX_RUNS = 60
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 #: sushy's request log line for a power request (Werkzeug access log).
@@ -218,9 +218,10 @@ class Lab:
     def fresh_ipmi(self) -> None:
         """Restart ipmi_sim (not timed): an empty session table for each action.
 
-        fence_hakit_ipmi does not log out (pyghmi's Command has no logout()
-        and its IO thread is a daemon, so nothing logs out at exit); ipmi_sim
-        refuses the 64th open session until idle ones expire (~20 s).
+        ipmi_sim refuses the 64th open session until idle ones expire
+        (~20 s).  fence_hakit_ipmi used to leave its session open (it logs
+        out since 91a57b9); the restart still guards against any agent that
+        leaks one, and costs nothing in the timed runs.
         """
         self.ipmi.stop()
         self.ipmi.start()
