@@ -24,7 +24,10 @@ which the connection is closed.  No message ever contains the password.
 
 from __future__ import annotations
 
-import socket
+# The C module behind socket.py: the monitor needs a unix socket and nothing
+# of socket.py's wrappers, which cost about 2 ms of start-up (selectors, enum
+# conversions).  socket.py itself is imported for TCP connections only.
+import _socket
 import time
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
@@ -395,7 +398,7 @@ class Connection:
         if (unix_socket is None) == (host is None):
             raise ValueError("give exactly one of unix_socket and host")
         self._timeout = timeout
-        self._sock: socket.socket | None = None
+        self._sock: _socket.socket | None = None
         self._buffer = bytearray()
         self._seq = 0
         self._phase = "connecting"
@@ -486,11 +489,11 @@ class Connection:
 
     def _open(
         self, unix_socket: str | None, host: str | None, port: int, deadline: float
-    ) -> socket.socket:
+    ) -> _socket.socket:
         remaining = self._remaining(deadline)
         try:
             if unix_socket is not None:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
                 try:
                     sock.settimeout(remaining)
                     sock.connect(unix_socket)
@@ -498,10 +501,12 @@ class Connection:
                     sock.close()
                     raise
             else:
+                import socket  # noqa: PLC0415 - TCP only, never the monitor's path
+
                 assert host is not None
                 sock = socket.create_connection((host, port), timeout=remaining)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except socket.timeout as exc:
+        except _socket.timeout as exc:
             raise self._failure(f"timed out after {self._timeout:g} s") from exc
         except OSError as exc:
             raise self._failure(f"cannot connect: {exc.strerror or exc}") from exc
@@ -532,7 +537,7 @@ class Connection:
         try:
             sock.settimeout(self._remaining(deadline))
             sock.sendall(header + payload)
-        except socket.timeout as exc:
+        except _socket.timeout as exc:
             raise self._failure(f"timed out after {self._timeout:g} s") from exc
         except OSError as exc:
             raise self._failure(f"send failed: {exc.strerror or exc}") from exc
@@ -545,7 +550,7 @@ class Connection:
             try:
                 sock.settimeout(self._remaining(deadline))
                 chunk = sock.recv(65536)
-            except socket.timeout as exc:
+            except _socket.timeout as exc:
                 raise self._failure(f"timed out after {self._timeout:g} s") from exc
             except OSError as exc:
                 raise self._failure(f"receive failed: {exc.strerror or exc}") from exc
