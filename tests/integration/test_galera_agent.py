@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -306,3 +307,31 @@ def test_no_join_or_bootstrap_while_the_primary_component_is_gone(agent):
     agent.recover()
     assert_all_promoted(agent)
     assert "hakit_after" in {row[0] for row in agent.lab.sql("ctl3", "SHOW DATABASES;")}
+
+
+def test_created_member_and_monitor_credentials_from_an_option_file(agent):
+    """enable_creation initialises an empty datadir; the monitor reads a 0600 file."""
+    lab = agent.lab
+    datadir = lab.host_path("ctl3", lab.nodes["ctl3"].datadir)
+    for entry in datadir.iterdir():  # ctl3 starts with nothing at all
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    agent.params["enable_creation"] = "true"
+    agent.bring_up()
+    assert_all_promoted(agent)
+    assert (datadir / "mysql").is_dir()
+
+    option_file = lab.create_monitor_user("ctl1")  # replicated to every member
+    agent.params["check_defaults_file"] = str(option_file)
+    for node in NODES:
+        assert agent.monitor(node, role="Promoted").rc == PROMOTED
+    # A wrong password: a failure that names the problem, not the secret.
+    wrong = "Wr0ng-" + lab.monitor_password
+    host_file = lab.host_path("ctl2", option_file)
+    host_file.write_text(f"[client]\nuser=hakit_monitor\npassword={wrong}\n")
+    result = agent.monitor("ctl2", role="Promoted")
+    assert result.rc == FAILED_PROMOTED, result
+    assert "1045" in result.reason or "denied" in result.reason, result
+    assert wrong not in result.err and lab.monitor_password not in result.err
