@@ -19,24 +19,35 @@ def rendered() -> dict[str, str]:
     return {name: metadata.render(registry.spec(name)) for name in registry.names()}
 
 
-def main() -> int:
-    """Write the files with --write; otherwise list the ones that differ."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
+def sync(directory: Path, documents: dict[str, bytes], write: bool) -> int:
+    """Write ``documents`` as ``<name>.xml`` or list those that differ (exit 1)."""
     stale = []
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    for name, text in rendered().items():
-        path = GOLDEN / f"{name}.xml"
-        if args.write:
-            path.write_text(text)
-        elif not path.exists() or path.read_text() != text:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in documents.items():
+        path = directory / f"{name}.xml"
+        if write:
+            path.write_bytes(data)
+        elif not path.exists() or path.read_bytes() != data:
             stale.append(name)
-    if args.write:
-        print(f"wrote {len(rendered())} files in {GOLDEN}")
+    if write:
+        print(f"wrote {len(documents)} files in {directory}")
     for name in stale:
         print(f"stale: {name}")
     return 1 if stale else 0
+
+
+def cli(description: str, directory: Path, documents: dict[str, bytes]) -> int:
+    """The ``--write`` command line both golden scripts share."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    return sync(directory, documents, args.write)
+
+
+def main() -> int:
+    """Write the files with --write; otherwise list the ones that differ."""
+    documents = {name: text.encode() for name, text in rendered().items()}
+    return cli(__doc__ or "", GOLDEN, documents)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -22,23 +21,10 @@ def rendered() -> dict[str, bytes]:
 
 def main() -> int:
     """Write the files with --write; otherwise list the ones that differ."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true")
-    args = parser.parse_args()
-    stale = []
-    GOLDEN.mkdir(parents=True, exist_ok=True)
-    documents = rendered()
-    for name, data in documents.items():
-        path = GOLDEN / f"{name}.xml"
-        if args.write:
-            path.write_bytes(data)
-        elif not path.exists() or path.read_bytes() != data:
-            stale.append(name)
-    if args.write:
-        print(f"wrote {len(documents)} files in {GOLDEN}")
-    for name in stale:
-        print(f"stale: {name}")
-    return 1 if stale else 0
+    sys.path.insert(0, str(ROOT))
+    from tests.contract.golden import cli  # noqa: PLC0415
+
+    return cli(__doc__ or "", GOLDEN, rendered())
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ tests/integration/test_fence_ipmi.py and test_fence_redfish.py.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.lab.probe import run_probed, top_level
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,11 +22,6 @@ CLIENTS = ("pyghmi", "redfish", "requests", "urllib3", "cryptography")
 SLOW_STDLIB = ("dataclasses", "inspect", "subprocess", "typing")
 
 PROBE = """
-import atexit, os, sys
-def report():
-    with open(os.environ["MODULES_OUT"], "w") as handle:
-        handle.write("\\n".join(sorted(sys.modules)))
-atexit.register(report)
 sys.path.insert(0, os.environ["HAKIT_ROOT"])
 sys.argv = [sys.argv[0], "-o", "metadata"]
 from {module} import main
@@ -35,17 +31,13 @@ main()
 
 @pytest.mark.parametrize("module", AGENTS)
 def test_metadata_imports_no_client_and_no_slow_stdlib(tmp_path, module):
-    out = tmp_path / "modules.txt"
-    done = subprocess.run(
-        [sys.executable, "-s", "-c", PROBE.format(module=module)],
-        env={"PATH": "/usr/bin:/bin", "MODULES_OUT": str(out), "HAKIT_ROOT": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
+    done, loaded = run_probed(
+        [sys.executable, "-s"],
+        PROBE.format(module=module),
+        tmp_path / "modules.txt",
+        env={"PATH": "/usr/bin:/bin", "HAKIT_ROOT": str(ROOT)},
     )
     assert done.returncode == 0, done.stderr
     assert "<resource-agent" in done.stdout
-    loaded = set(out.read_text().split())
-    assert not {m.split(".")[0] for m in loaded} & set(CLIENTS)
+    assert not top_level(loaded) & set(CLIENTS)
     assert not loaded & set(SLOW_STDLIB)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,38 +9,32 @@ import pytest
 
 from ocf_agents._runtime import registry
 from tests.contract.test_ocf_lifecycle import AGENT, run_agent
+from tests.lab.probe import run_probed, top_level
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("requests", "urllib3", "pyghmi", "redfish", "sushy", "lxml", "click")
 
 PROBE = """
-import atexit, os, sys
-def report():
-    loaded = sorted(sys.modules)  # before json, which imports re
-    import json
-    with open(os.environ["MODULES_OUT"], "w") as handle:
-        json.dump(loaded, handle)
-atexit.register(report)
 from ocf_agents._runtime.dispatch import main
 main(sys.argv[1], sys.argv[1:])  # argv[1] of main is the action
 """
 
 
 def modules_loaded(tmp_path, name, action, environ=None, without_site=False):
-    out = tmp_path / "modules.json"
-    env = {"PATH": "/usr/bin:/bin", "MODULES_OUT": str(out), **(environ or {})}
+    env = {"PATH": "/usr/bin:/bin", **(environ or {})}
     flags = "-s"
     if without_site:  # as the installed launchers run (python3 -sS)
         flags = "-sS"
         env["PYTHONPATH"] = str(ROOT)
-    subprocess.run(
-        [sys.executable, flags, "-c", PROBE, name, action],
+    _, loaded = run_probed(
+        [sys.executable, flags],
+        PROBE,
+        tmp_path / "modules.txt",
         env=env,
-        capture_output=True,
+        args=(name, action),
         timeout=30,
-        check=False,
     )
-    return {m.split(".")[0] for m in json.loads(out.read_text())}
+    return top_level(loaded)
 
 
 @pytest.mark.parametrize("name", registry.names())

@@ -13,6 +13,7 @@ import pytest
 
 from tests.lab.agents import LIBDIR, SYSTEM_PYTHON
 from tests.lab.ipmi import free_udp_port
+from tests.lab.probe import run_probed
 
 pytestmark = [pytest.mark.ipmi_sim]
 
@@ -182,11 +183,6 @@ def test_kg_key(pyghmi_bmc, installed_agents):
 
 #: Runs the installed library's fence_hakit_ipmi and lists the modules it loaded.
 PROBE = """
-import atexit, os, sys
-def report():
-    with open(os.environ["MODULES_OUT"], "w") as handle:
-        handle.write("\\n".join(sorted(sys.modules)))
-atexit.register(report)
 sys.path.insert(0, os.environ["HAKIT_LIB"])
 from fence_agents.ipmi import main
 main()
@@ -205,21 +201,14 @@ def test_status_talks_at_pyghmis_session_level(ipmi_sim, installed_agents, tmp_p
             "password=adminpass",
         )
     )
-    done = subprocess.run(
-        [SYSTEM_PYTHON, "-s", "-c", PROBE],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "MODULES_OUT": str(out),
-            "HAKIT_LIB": str(LIBDIR),
-        },
+    done, loaded = run_probed(
+        [SYSTEM_PYTHON, "-s"],
+        PROBE,
+        out,
+        env={"PATH": "/usr/bin:/bin", "HAKIT_LIB": str(LIBDIR)},
+        stdin=stdin,
     )
     assert (done.returncode, done.stdout.strip()) == (0, "Status: ON"), done.stderr
-    loaded = set(out.read_text().split())
     assert "pyghmi.ipmi.private.session" in loaded
     # Command pulls in the SDR, FRU and OEM modules and a Get Device ID.
     assert "pyghmi.ipmi.command" not in loaded

@@ -10,6 +10,7 @@ import pytest
 
 from tests.lab.agents import LIBDIR
 from tests.lab.ports import free_port
+from tests.lab.probe import run_probed
 
 pytestmark = [pytest.mark.redfish_sim]
 
@@ -164,11 +165,6 @@ def test_certificate_for_another_name_is_refused(installed_agents, tmp_path):
 
 #: Runs the library as installed for the tests and lists the modules it loaded.
 PROBE = """
-import atexit, os, sys
-def report():
-    with open(os.environ["MODULES_OUT"], "w") as handle:
-        handle.write("\\n".join(sorted(sys.modules)))
-atexit.register(report)
 sys.path.insert(0, os.environ["HAKIT_LIB"])
 from fence_agents.redfish import main
 main()
@@ -187,18 +183,12 @@ def test_status_is_two_requests_and_imports_no_slow_stdlib(rf, tmp_path):
         "systems_uri": rf.systems_uris[0],
     }
     before = rf.log_file.stat().st_size
-    done = subprocess.run(
-        [sys.executable, "-s", "-c", PROBE],
-        input="".join(f"{k}={v}\n" for k, v in values.items()),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "MODULES_OUT": str(out),
-            "HAKIT_LIB": str(LIBDIR),
-        },
+    done, loaded = run_probed(
+        [sys.executable, "-s"],
+        PROBE,
+        out,
+        env={"PATH": "/usr/bin:/bin", "HAKIT_LIB": str(LIBDIR)},
+        stdin="".join(f"{k}={v}\n" for k, v in values.items()),
     )
     assert (done.returncode, done.stdout.strip()) == (0, "Status: ON"), done.stderr
     with open(rf.log_file, "rb") as handle:
@@ -208,7 +198,6 @@ def test_status_is_two_requests_and_imports_no_slow_stdlib(rf, tmp_path):
         ]
     # The service root (session or basic auth?) and the System: nothing else.
     assert len(requests) == 2, requests
-    loaded = set(out.read_text().split())
     assert not loaded & {
         "dataclasses",
         "inspect",
