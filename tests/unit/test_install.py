@@ -72,3 +72,31 @@ def test_launcher_path_finds_the_distribution_packages(staged: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "packages" in done.stdout
+
+
+def test_fence_launcher_skips_site_and_still_finds_pyghmi(staged: Path) -> None:
+    """pacemaker-fenced runs the launcher without PYTHONPATH: pyghmi must import."""
+    launcher = staged / "sbin" / "fence_hakit_ipmi"
+    lines = launcher.read_text().splitlines()
+    assert lines[0] == f"#!{SYSTEM_PYTHON} -sS"
+    assert lines[2].startswith("import sys; sys.path.extend([")
+    setup = [line for line in lines if "sys.path" in line]
+    code = "\n".join([*setup, "import pyghmi, fence_agents; print(pyghmi.__file__)"])
+    done = subprocess.run(
+        [SYSTEM_PYTHON, "-sS", "-c", code],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "packages" in done.stdout
+    meta = subprocess.run(
+        [str(launcher), "-o", "metadata"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert meta.returncode == 0, meta.stderr
+    assert '<resource-agent name="fence_hakit_ipmi"' in meta.stdout
