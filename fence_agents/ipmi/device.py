@@ -15,7 +15,6 @@ inconsistently).  No pyghmi exception crosses this module.
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from fence_agents._runtime.driver import PowerState, PowerTarget
@@ -26,6 +25,7 @@ from fence_agents._runtime.errors import (
     DeviceUnreachableError,
     FenceUsageError,
 )
+from ha_common import lazylog
 from ha_common.deadline import Deadline
 
 TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-log = logging.getLogger(__name__)
+log = lazylog.get(__name__)
 
 PRIVILEGE_LEVELS = {"callback": 1, "user": 2, "operator": 3, "administrator": 4}
 #: IPMI chassis commands (IPMI 2.0 section 28): network function, Get Chassis
@@ -178,7 +178,10 @@ def _session_class(base: Any) -> Any:
 
 def open_session(opts: Options, password: str, deadline: Deadline) -> IpmiSession:
     """Log in to the BMC named by ``opts``."""
-    from pyghmi.ipmi.private import session  # noqa: PLC0415 - only when fencing
+    from fence_agents.ipmi import aes  # noqa: PLC0415 - only when fencing
+
+    session = aes.import_session()
+    log.debug("IPMI payload encryption through %s", aes.provider(session))
 
     if not opts.flag("lanplus"):
         log.warning("lanplus=0 ignored: pyghmi speaks IPMI 2.0 (lanplus) only")
