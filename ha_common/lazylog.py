@@ -46,8 +46,8 @@ class LazyLogger:
         self._logger: logging.Logger | None = None
 
     def _real(self) -> logging.Logger:
+        _ready()  # also after a re-configure, for loggers resolved earlier
         if self._logger is None:
-            _ready()
             import logging  # noqa: PLC0415
 
             self._logger = logging.getLogger(self.name)
@@ -91,3 +91,11 @@ class LazyLogger:
 def get(name: str) -> LazyLogger:
     """The lazy logger called ``name``."""
     return LazyLogger(name)
+
+
+def shutdown() -> None:
+    """Flush and close logging's handlers, if logging was ever set up."""
+    import sys  # noqa: PLC0415 - built in
+
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()

@@ -12,7 +12,6 @@ back.  Success is never printed before the BMC confirms the state.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
@@ -24,12 +23,14 @@ from fence_agents._runtime.errors import (
     FenceUsageError,
     UnexpectedPowerStateError,
 )
+from ha_common import lazylog
 from ha_common.deadline import Deadline
 from ha_common.redact import Redactor
 
 # Start-up counts: pacemaker-fenced runs a fresh agent for every status and
-# monitor.  typing, subprocess (only for password_script) and the metadata
-# renderer (xml) are imported only where they are needed; see STYLE.md section 9.
+# monitor.  typing, subprocess (only for password_script), the metadata
+# renderer (xml) and logging (only when a line is emitted: ha_common.lazylog)
+# are imported only where they are needed; see STYLE.md section 9.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 else:
     Protocol = object
 
-log = logging.getLogger(__name__)
+log = lazylog.get(__name__)
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -248,6 +249,21 @@ def _setup_logging(opts: parse.Options | None, redactor: Redactor, name: str) ->
     )
 
 
+def _configure_logging(
+    opts: parse.Options | None, redactor: Redactor, name: str
+) -> None:
+    """Set logging up before the first line at or above the run's level.
+
+    A healthy status logs nothing, so ``logging`` (with its syslog handler)
+    is never imported for it.
+    """
+    debug = bool(opts and (opts.flag("verbose") or opts.text("debug_file")))
+    lazylog.configure(
+        lazylog.DEBUG if debug else lazylog.INFO,
+        lambda: _setup_logging(opts, redactor, name),
+    )
+
+
 def main(
     agent: FenceAgent,
     argv: Sequence[str] | None = None,
@@ -257,7 +273,7 @@ def main(
     """Parse input, run the action, print the result and exit."""
     argv = sys.argv[1:] if argv is None else argv
     redactor = Redactor()
-    opts: parse.Options | None = None
+    _configure_logging(None, redactor, agent.name)
     try:
         lines = stdin_lines
         if not argv and lines is None:
@@ -266,19 +282,19 @@ def main(
             )
         opts = parse.resolve(agent.options, argv, lines, environ or os.environ)
         redactor.add(*opts.secrets)
-        _setup_logging(opts, redactor, agent.name)
+        _configure_logging(opts, redactor, agent.name)
+        for level, note in opts.notes:
+            log.log(level, "%s", note)
         if opts.help:
             print(manpage(agent), end="")
             sys.exit(EXIT_OK)
         rc, text = run(agent, opts)
         redactor.add(*opts.secrets)
     except FenceError as exc:
-        if opts is None:
-            _setup_logging(None, redactor, agent.name)
         message = redactor(str(exc))
         log.error("%s", message, extra={"exit_reason": True})
         print(f"Failed: {message}", file=sys.stderr)
-        logging.shutdown()
+        lazylog.shutdown()
         sys.exit(EXIT_FAIL)
     except Exception as exc:  # noqa: BLE001 - never a traceback for a fence agent
         log.debug("internal error", exc_info=True)
@@ -289,7 +305,7 @@ def main(
             text if text.endswith("\n") else text,
             end="" if text.endswith("\n") else "\n",
         )
-    logging.shutdown()
+    lazylog.shutdown()
     sys.exit(rc)
 
 

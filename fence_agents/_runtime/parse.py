@@ -9,18 +9,15 @@ the agent refuses to act.
 
 from __future__ import annotations
 
-import logging
-
 from fence_agents._runtime.errors import FenceUsageError
 from fence_agents._runtime.options import FLAG
+from ha_common.lazylog import DEBUG, WARNING
 
 TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from fence_agents._runtime.options import Option
-
-log = logging.getLogger(__name__)
 
 SILENT_KEYS = frozenset({"nodename", "agent"})
 
@@ -32,7 +29,7 @@ class Options:
     fence action its import (with ``inspect``) at start-up.
     """
 
-    __slots__ = ("help", "secrets", "sources", "values")
+    __slots__ = ("help", "notes", "secrets", "sources", "values")
 
     def __init__(
         self,
@@ -46,6 +43,8 @@ class Options:
         self.sources = sources
         self.secrets: list[str] = [] if secrets is None else secrets
         self.help = help
+        #: (level, message) found while parsing, logged once logging is set up.
+        self.notes: list[tuple[int, str]] = []
 
     def __repr__(self) -> str:
         """Show the sources, never the values (they may hold secrets)."""
@@ -119,7 +118,9 @@ def _from_argv(
     return raw, False
 
 
-def _from_stdin(options: Sequence[Option], lines: Iterable[str]) -> dict[str, str]:
+def _from_stdin(
+    options: Sequence[Option], lines: Iterable[str], notes: list[tuple[int, str]]
+) -> dict[str, str]:
     index = _index(options)
     raw: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
@@ -133,10 +134,11 @@ def _from_stdin(options: Sequence[Option], lines: Iterable[str]) -> dict[str, st
         opt = index.get(key)
         if opt is None:
             if key not in SILENT_KEYS and not key.startswith("pcmk_"):
-                log.warning("ignoring unknown key %r on stdin", key)
+                notes.append((WARNING, f"ignoring unknown key {key!r} on stdin"))
             continue
         if key not in (opt.name, "option"):
-            log.debug("stdin key %s is the deprecated name of %s", key, opt.name)
+            note = f"stdin key {key} is the deprecated name of {opt.name}"
+            notes.append((DEBUG, note))
         raw[opt.name] = value.strip()
     return raw
 
@@ -153,11 +155,12 @@ def resolve(
         FenceUsageError: unknown flags, unusable values, or no action.
     """
     del environ
+    notes: list[tuple[int, str]] = []
     if argv:
         raw, want_help = _from_argv(options, argv)
         source = "argv"
     else:
-        raw, want_help = _from_stdin(options, stdin_lines or ()), False
+        raw, want_help = _from_stdin(options, stdin_lines or (), notes), False
         source = "stdin"
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
@@ -187,4 +190,6 @@ def resolve(
         )
     if problems:
         raise FenceUsageError("; ".join(problems))
-    return Options(values, sources, secrets, want_help)
+    resolved = Options(values, sources, secrets, want_help)
+    resolved.notes = notes
+    return resolved
