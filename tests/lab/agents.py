@@ -46,7 +46,9 @@ def install_redfish_agent(python: str) -> Path:
 
     Debian 12 has no python3-redfish, so the system python3 cannot import the
     DMTF library; the tests run this one agent with the project virtualenv,
-    which has it.
+    which has it.  The launcher runs ``python -sS``, which skips the venv's
+    editable-install ``.pth``: it imports hakit from :data:`LIBDIR`, where
+    :func:`install_agents` (called first) copied it.
     """
     subprocess.run(
         [
@@ -56,6 +58,8 @@ def install_redfish_agent(python: str) -> Path:
             "/",
             "--python",
             python,
+            "--libdir",
+            str(LIBDIR),
             "--only",
             "fence_hakit_redfish",
         ],
