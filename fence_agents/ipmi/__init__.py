@@ -52,7 +52,8 @@ IPMI_OPTIONS = (
         STRING,
         short="-T",
         metavar="address",
-        shortdesc="Bridge IPMI requests to this target address (hex, e.g. 0x82)",
+        shortdesc="Bridge IPMI requests to this IPMB address, read as ipmitool -t "
+        "does (0x82 is hex, 130 decimal)",
     ),
 )
 

@@ -47,6 +47,17 @@ CHASSIS_CONTROL = 2
 CONTROL_DATA = {PowerTarget.OFF: 0, PowerTarget.ON: 1, PowerTarget.CYCLE: 2}
 #: pyghmi's completion code for "no answer after its retries".
 NO_ANSWER = 0xFFFF
+#: Bridging (IPMI 2.0 section 22.7): a request for another IPMB address goes
+#: inside a Send Message (application netfn 6, command 0x34) to the BMC at
+#: this address; the BMC's own answer only says whether it could pass it on.
+BMC_ADDRESS = 0x20
+SEND_MESSAGE_ANSWER = (7, 0x34)
+#: Send Message completion codes meaning that nothing took the request.
+SEND_MESSAGE_UNDELIVERED = {
+    0x81: "lost arbitration",
+    0x82: "bus error",
+    0x83: "NAK on write",
+}
 
 
 def _classify(message: str) -> type[Exception]:
@@ -97,6 +108,8 @@ class IpmiSession:
 
         A completion code other than 0 fails at once with the BMC's reason.
         """
+        if self.bridge is not None:
+            what = f"{what} via IPMB target 0x{self.bridge['addr']:02x}"
         answer = _call(
             what,
             lambda: self.session.raw_command(
@@ -110,6 +123,8 @@ class IpmiSession:
         if not isinstance(answer, dict):
             raise DeviceError(f"{what}: no answer from the BMC")
         error = answer.get("error")
+        if error and self.bridge is not None:
+            _check_delivered(what, answer)
         if error:
             if answer.get("code") == NO_ANSWER:
                 raise DeviceUnreachableError(f"{what}: the BMC stopped answering")
@@ -154,6 +169,62 @@ class IpmiSession:
             log.debug("logout: %s", exc)
 
 
+def _check_delivered(what: str, answer: dict[str, Any]) -> None:
+    """Fail clearly when the BMC could not pass a bridged request on.
+
+    pyghmi returns the BMC's Send Message answer instead of the target's
+    when its completion code is not 0.
+    """
+    if (answer.get("netfn"), answer.get("command")) != SEND_MESSAGE_ANSWER:
+        return
+    code = answer.get("code") or 0
+    if code in SEND_MESSAGE_UNDELIVERED:
+        raise DeviceUnreachableError(
+            f"{what}: nothing answers at that address behind the BMC "
+            f"(Send Message: {SEND_MESSAGE_UNDELIVERED[code]}, 0x{code:02x})"
+        )
+    raise DeviceError(
+        f"{what}: the BMC did not pass the request on "
+        f"(Send Message answered 0x{code:02x}: {answer.get('error')})"
+    )
+
+
+def _bridge_request(target: str) -> dict[str, int] | None:
+    """Return pyghmi's ``bridge_request`` for the ``target`` option, or None.
+
+    The value means what fence_ipmilan's does: it passes it to ``ipmitool
+    -t``, which reads it like C's strtoul (``0x40``, ``64`` and ``0100`` are
+    all 0x40).  As with ipmitool, 0 and the BMC's own address (0x20) mean no
+    bridging.  Channel 0 is the primary IPMB (fence_ipmilan has no option
+    for ipmitool's ``-b``).
+
+    Raises:
+        FenceUsageError: the value is not an address from 0 to 0xff.
+    """
+    text = target.strip()
+    if not text:
+        return None
+    digits, base = text, 10
+    if text[:2].lower() == "0x":
+        digits, base = text[2:], 16
+    elif text.startswith("0"):
+        base = 8
+    try:  # int() alone would take signs, "_" and non-ASCII digits
+        addr = int(digits, base) if digits.isascii() and digits.isalnum() else -1
+    except ValueError:
+        addr = -1
+    if not 0 <= addr <= 0xFF:
+        raise FenceUsageError(
+            f"target {target!r} is not an IPMB address "
+            "(0x00-0xff; 0x hex, leading 0 octal, else decimal, as ipmitool -t)"
+        )
+    if addr in (0, BMC_ADDRESS):
+        log.debug("target 0x%02x is the BMC itself: not bridged", addr)
+        return None
+    log.debug("requests bridged to IPMB address 0x%02x, channel 0", addr)
+    return {"addr": addr, "channel": 0}
+
+
 def _session_class(base: Any) -> Any:
     """Return pyghmi's ``Session`` class, without its lost wake-up if possible.
 
@@ -191,12 +262,7 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> IpmiSessio
             kg = bytes.fromhex(opts.text("hexadecimal_kg"))
         except ValueError:
             raise FenceUsageError("hexadecimal_kg is not hexadecimal") from None
-    bridge = None
-    if opts.text("target"):
-        try:
-            bridge = {"addr": int(opts.text("target"), 16), "channel": 0}
-        except ValueError:
-            raise FenceUsageError("target is not a hexadecimal address") from None
+    bridge = _bridge_request(opts.text("target"))
     privlevel = PRIVILEGE_LEVELS[opts.text("privlvl") or "administrator"]
     # pyghmi's default keepalive stays on, as pyghmi's Command left it: a long
     # power_wait must not let the BMC drop the session between two commands.

@@ -295,7 +295,7 @@ def ipmi_sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IpmiSim
     """Start a fresh OpenIPMI ``ipmi_sim`` (power on, no faults) for one test.
 
     It listens on a fresh UDP port.  Keyword arguments of :class:`IpmiSim`
-    (``initial_power``) can be given with indirect parametrization.
+    (``initial_power``, ``bridged``) can be given with indirect parametrization.
     """
     reason = ipmi_sim_missing()
     if reason:

@@ -5,15 +5,19 @@ Two simulators with one API (LAB.md sections 9 and 10):
 * :class:`IpmiSim` runs OpenIPMI ``ipmi_sim -n -c lan.conf -f bmc.emu -s
   persist``.  ipmi_sim keeps no power state: it ``popen()``s a generated
   chassis-control shell script for every status and control request, and the
-  script keeps the power state in a file.
+  script keeps the power state in a file.  With ``bridged=(0x40, ...)`` it
+  also emulates management controllers at those IPMB addresses, reached
+  through the BMC's Send Message (``ipmitool -t 0x40``); each has its own
+  chassis-control state, see :class:`BridgedMc`.
 * :class:`PyghmiBmc` runs a subclass of ``pyghmi.ipmi.bmc.Bmc`` (the
   virtualbmc base class) in its own Python process, so it never shares the
   pyghmi IO thread of a client in the test process.  It adds delayed power
   changes and an optional Kg, and refuses cipher suite 17 so that pyghmi
   clients fall back to suite 3.
 
-Both keep their state in plain files under ``<workdir>/state`` that tests read
-and flip at run time:
+Both keep their state in plain files under ``<workdir>/state`` (a bridged
+controller under ``<workdir>/state-0x40``) that tests read and flip at run
+time:
 
 ``power``
     ``1`` or ``0``; :attr:`power` and :meth:`set_power`.
@@ -78,6 +82,12 @@ BASE_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 #: ipmi_sim waits this long between the off and on halves of a power cycle.
 CYCLE_OFF_SECONDS = 1.0
+#: The simulated BMC's own IPMB address; bridged controllers need another.
+BMC_IPMB_ADDRESS = 0x20
+#: ipmi_sim's Get Device ID answer for every controller (mc_add arguments after
+#: the address): device id 0, revision 0x23, firmware 9.08, device support
+#: 0x9f (chassis device among others), manufacturer 0x1291, product 0xf02.
+_MC_IDENTITY = "0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr"
 
 _REPO = Path(__file__).resolve().parents[2]
 _POLL = 0.05
@@ -246,50 +256,12 @@ def _stop_child(proc: subprocess.Popen[bytes], timeout: float) -> None:
         proc.wait(timeout=_KILL_GRACE)
 
 
-class _Bmc:
-    """Shared lifecycle, state and client helpers of the two simulators."""
+class _Chassis:
+    """The tests' view of one simulated chassis: power, faults and history."""
 
-    kind = "bmc"
-
-    def __init__(
-        self, workdir: os.PathLike[str] | str, port: int, *, initial_power: bool
-    ) -> None:
-        self.workdir = Path(workdir).resolve()
-        self.state_dir = self.workdir / "state"
-        self.log_file = self.workdir / f"{self.kind}.log"
-        self._port = port
-        self._initial_power = initial_power
-        self._state = _StateFiles(self.state_dir)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
-
-    def __repr__(self) -> str:
-        """Show the class and the address."""
-        return f"{type(self).__name__}({self.address}:{self.port}, pid={self.pid})"
-
-    # -- description -------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """Return the UDP port the BMC listens on."""
-        return self._port
-
-    @property
-    def address(self) -> str:
-        """Return the IP address the BMC listens on (always 127.0.0.1)."""
-        return LOOPBACK
-
-    @property
-    def pid(self) -> int | None:
-        """Return the pid of the running BMC process, or None."""
-        proc = self._proc
-        return proc.pid if proc is not None and _alive(proc.pid) else None
-
-    def is_running(self) -> bool:
-        """Return True while the BMC process runs."""
-        return self.pid is not None
-
-    # -- state and faults --------------------------------------------------
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._state = _StateFiles(state_dir)
 
     @property
     def power(self) -> bool:
@@ -322,6 +294,49 @@ class _Bmc:
     def clear_history(self) -> None:
         """Forget the requests received so far."""
         self._state.history_file.write_text("")
+
+
+class _Bmc(_Chassis):
+    """Shared lifecycle, state and client helpers of the two simulators."""
+
+    kind = "bmc"
+
+    def __init__(
+        self, workdir: os.PathLike[str] | str, port: int, *, initial_power: bool
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        super().__init__(self.workdir / "state")
+        self.log_file = self.workdir / f"{self.kind}.log"
+        self._port = port
+        self._initial_power = initial_power
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def __repr__(self) -> str:
+        """Show the class and the address."""
+        return f"{type(self).__name__}({self.address}:{self.port}, pid={self.pid})"
+
+    # -- description -------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """Return the UDP port the BMC listens on."""
+        return self._port
+
+    @property
+    def address(self) -> str:
+        """Return the IP address the BMC listens on (always 127.0.0.1)."""
+        return LOOPBACK
+
+    @property
+    def pid(self) -> int | None:
+        """Return the pid of the running BMC process, or None."""
+        proc = self._proc
+        return proc.pid if proc is not None and _alive(proc.pid) else None
+
+    def is_running(self) -> bool:
+        """Return True while the BMC process runs."""
+        return self.pid is not None
 
     # -- clients -------------------------------------------------------------
 
@@ -536,6 +551,49 @@ exit 0
 """
 
 
+class BridgedMc(_Chassis):
+    """A management controller behind an :class:`IpmiSim` BMC, reached by bridging.
+
+    It sits at ``ipmb_address`` on the BMC's primary IPMB (channel 0).
+    Requests for it travel inside the BMC's Send Message command (``ipmitool
+    -t``, pyghmi's ``bridge_request``); it answers Get Chassis Status and
+    Chassis Control from its own chassis-control state in
+    ``<workdir>/state-0x40``, so its power, faults and history are apart from
+    the BMC's.  ipmi_sim is single threaded: ``slow_seconds`` here stalls the
+    whole simulator, BMC included.  An address with no controller is refused
+    at once by the BMC (Send Message completion code 0x83, "NAK on write").
+    """
+
+    def __init__(self, sim: IpmiSim, ipmb_address: int) -> None:
+        """Describe the controller at ``ipmb_address`` behind ``sim``."""
+        super().__init__(sim.workdir / f"state-{ipmb_address:#04x}")
+        self.sim = sim
+        self.ipmb_address = ipmb_address
+
+    def __repr__(self) -> str:
+        """Show the address and the BMC."""
+        return f"BridgedMc({self.target} behind {self.sim!r})"
+
+    def reset(self, initial_power: bool) -> None:
+        """Prepare the state for a start: power as left, else ``initial_power``.
+
+        The history is emptied, as the BMC's is on every start.
+        """
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if not self._state.power_file.exists():
+            self._state.write_power(initial_power)
+        self.clear_history()
+
+    @property
+    def target(self) -> str:
+        """Return the address as ``ipmitool -t`` and fence agents take it: ``0x40``."""
+        return f"{self.ipmb_address:#04x}"
+
+    def ipmitool(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        """Run :meth:`IpmiSim.ipmitool` with ``-t`` this controller's address."""
+        return self.sim.ipmitool("-t", self.target, *args, **kwargs)
+
+
 class IpmiSim(_Bmc):
     """OpenIPMI ``ipmi_sim`` as one BMC on ``127.0.0.1:port`` (UDP).
 
@@ -544,6 +602,10 @@ class IpmiSim(_Bmc):
     IPMI 1.5 MD5/MD2/straight work; always pass ``-C 3``.  Layout under
     ``workdir``: ``lan.conf``, ``bmc.emu``, ``chassis-control``, ``ipmi_sim.log``,
     ``persist/`` (wiped on every start, LAB.md section 9) and ``state/``.
+
+    ``bridged`` lists IPMB addresses (even, 0x02-0xfe, not the BMC's 0x20) of
+    further controllers behind the BMC; :attr:`bridged` maps each address to
+    its :class:`BridgedMc`.  They start with ``initial_power`` too.
     """
 
     kind = "ipmi_sim"
@@ -554,13 +616,28 @@ class IpmiSim(_Bmc):
         port: int = IPMI_SIM_PORT,
         *,
         initial_power: bool = True,
+        bridged: Sequence[int] = (),
     ) -> None:
-        """Describe the simulator; nothing is written or started until :meth:`start`."""
+        """Describe the simulator; nothing is written or started until :meth:`start`.
+
+        Raises ValueError for a bridged address that is no usable IPMB
+        address or is given twice.
+        """
         super().__init__(workdir, port, initial_power=initial_power)
         self.lan_conf = self.workdir / "lan.conf"
         self.emu_file = self.workdir / "bmc.emu"
         self.control_program = self.workdir / "chassis-control"
         self.persist_dir = self.workdir / "persist"
+        for address in bridged:
+            usable = isinstance(address, int) and 0 < address < 0x100
+            if not usable or address % 2 or address == BMC_IPMB_ADDRESS:
+                raise ValueError(
+                    f"bridged address {address!r} is not an IPMB slave address "
+                    f"(even, 0x02-0xfe, not the BMC's {BMC_IPMB_ADDRESS:#04x})"
+                )
+        if len(set(bridged)) != len(bridged):
+            raise ValueError(f"bridged addresses given twice: {list(bridged)}")
+        self.bridged = {address: BridgedMc(self, address) for address in bridged}
 
     def _prepare(self) -> tuple[list[str], dict[str, str], Path]:
         bad = set(str(self.workdir)) - _SAFE_PATH_CHARS
@@ -590,16 +667,22 @@ class IpmiSim(_Bmc):
             f'  chassis_control "{self.control_program} {self.state_dir}"',
             f'  user 2 true "{ADMIN_USER}" "{ADMIN_PASSWORD}" admin 10 {auths}',
             f"  user 3 true {operator} 10 {auths}",
-            "",
         ]
+        emu = [f"mc_setbmc {BMC_IPMB_ADDRESS:#04x}"]
+        for address in (BMC_IPMB_ADDRESS, *self.bridged):
+            emu.append(f"mc_add {address:#04x} {_MC_IDENTITY}")
+            emu.append(f"mc_enable {address:#04x}")
+        for address, mc in self.bridged.items():
+            # The same program on the controller's own state: its own power.
+            program = f"{self.control_program} {mc.state_dir}"
+            lines.append(f"set_working_mc {address:#04x}")
+            lines.append(f'  chassis_control "{program}"')
+            mc.reset(self._initial_power)
+        lines.append("")
         fd = os.open(self.lan_conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write("\n".join(lines))
-        self.emu_file.write_text(
-            "mc_setbmc 0x20\n"
-            "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
-            "mc_enable 0x20\n"
-        )
+        self.emu_file.write_text("".join(f"{line}\n" for line in emu))
         argv = [IPMI_SIM, "-n", "-c", str(self.lan_conf), "-f", str(self.emu_file)]
         argv += ["-s", str(self.persist_dir)]
         return argv, {"PATH": BASE_PATH, "LANG": "C"}, self.workdir
