@@ -12,22 +12,32 @@ The emulator runs in its own process and session: this module run as
 ``python -m tests.lab.redfish --launch CONFIG FAULTS PARENT_PID``.  The
 launcher (:func:`_launch`) asks the kernel for SIGTERM when the starting thread
 dies (``PR_SET_PDEATHSIG``), then calls ``sushy_tools.emulator.main.main()``
-after two patches:
+after these patches, outermost first:
 
-* ``fakedriver.random`` becomes an object whose ``randint()`` returns the
-  power delay in whole seconds (0: the next GET shows the change; 3600:
-  "accepted, never applied").
-* :class:`_FaultInjector`, a WSGI middleware, sits between sushy's basic-auth
-  middleware and the Flask app, so a 401 is still sushy's own.  It can delay
+* :class:`~tests.lab.redfish_layers.SessionLayer` wraps sushy's basic-auth
+  middleware and, when switched on, adds the SessionService real BMCs have
+  (X-Auth-Token sessions; a valid token skips basic auth).
+* :class:`_FaultInjector`, a WSGI middleware, sits behind sushy's basic-auth
+  middleware, so a 401 is still sushy's own.  It can delay
   every authenticated answer (and the open service root), answer HTTP 500 to
   ``POST .../Actions/ComputerSystem.Reset`` without acting, and toggles
   ``SUSHY_EMULATOR_DISABLE_POWER_OFF`` (sushy's HTTP 400 on ForceOff and
-  GracefulShutdown).  Everything else reaches sushy untouched, on the same
-  TLS socket.
+  GracefulShutdown).
+* :class:`~tests.lab.redfish_layers.TaskLayer`, behind it, can answer a Reset
+  with 202 and a task monitor, passing the Reset to sushy only after a delay
+  (or never, or failing the task).
+* ``fakedriver.random`` becomes an object whose ``randint()`` returns the
+  power delay in whole seconds (0: the next GET shows the change; 3600:
+  "accepted, never applied").
 
-Faults are flag files in ``FAULTS`` read on every request, so every mode can
-be switched on a running emulator; the constructor only sets the initial
-values.
+Everything else reaches sushy untouched, on the same TLS socket.  The two
+layers are stand-ins for what sushy-tools 2.2.0 lacks; see
+``tests/lab/redfish_layers.py`` for how they behave on the wire (DSP0266).
+
+Faults and modes are flag files in ``FAULTS`` read on every request, so every
+one can be switched on a running emulator; the constructor only sets the
+initial values.  The layers count logins, logouts, basic-auth requests and
+task polls in ``FAULTS/stats.json`` (:meth:`RedfishEmulator.stats`).
 """
 
 from __future__ import annotations
@@ -50,6 +60,19 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable
 
 from .ports import LOOPBACK, port_is_free
+from .redfish_layers import (
+    DEFAULT_SESSION_TIMEOUT,
+    FINALS,
+    SESSIONS_FLAG,
+    STATS_FILE,
+    TASK_FLAG,
+    SessionLayer,
+    Stats,
+    TaskLayer,
+    read_stats,
+    session_timeout,
+    task_mode,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -71,6 +94,10 @@ FAULT_POWER_DELAY = "power-delay"  # whole seconds, text
 FAULT_DISABLE_POWER_OFF = "disable-power-off"  # exists: 400 on ForceOff
 FAULT_RESET_ERROR = "reset-error"  # exists: 500 on Reset, nothing done
 FAULT_SLOW = "slow"  # seconds (float, text) slept before answering
+FAULT_SESSIONS = SESSIONS_FLAG  # SessionTimeout (s, text): SessionService on
+FAULT_TASK = TASK_FLAG  # "DELAY completed|exception task|operation": Reset tasks
+#: A task delay that outlasts every test: "accepted, never finished".
+TASK_NEVER = 3600.0
 
 _POLL = 0.05
 _KILL_GRACE = 5.0
@@ -315,8 +342,9 @@ class RedfishEmulator:
     def set_power(self, uri: str, on: bool, timeout: float = 5.0) -> None:
         """Put system ``uri`` On or Off and wait until a GET shows it.
 
-        An arrange step for tests: every fault is suspended meanwhile (delay 0,
-        power-off allowed, no 500, not slow) and restored afterwards.
+        An arrange step for tests: every fault and mode is suspended meanwhile
+        (delay 0, power-off allowed, no 500, not slow, no tasks) and restored
+        afterwards.  Its requests use basic auth, which ``stats()`` counts.
 
         Raises:
             RuntimeError: the Reset was refused.
@@ -362,21 +390,69 @@ class RedfishEmulator:
         else:
             path.unlink(missing_ok=True)
 
+    def set_sessions(
+        self, enabled: bool, timeout: int = DEFAULT_SESSION_TIMEOUT
+    ) -> None:
+        """Offer a SessionService (X-Auth-Token sessions) or not.
+
+        Basic auth keeps working either way, as on real BMCs; sessions idle
+        for ``timeout`` s expire.  Live sessions survive switching it off and
+        on, but their tokens are only honoured while it is on.
+        """
+        path = self.faults_dir / FAULT_SESSIONS
+        if enabled:
+            if timeout < 1:
+                raise ValueError("timeout must be at least 1 s")
+            _write_atomic(path, f"{int(timeout)}\n")
+        else:
+            path.unlink(missing_ok=True)
+
+    def set_task(
+        self, delay: float | None, *, fails: bool = False, final: str = "task"
+    ) -> None:
+        """Answer every Reset with 202 and a task monitor (None: answer at once).
+
+        sushy gets the Reset ``delay`` s later (:data:`TASK_NEVER`: never);
+        with ``fails`` it never does and the task ends in ``Exception``.  The
+        finished monitor answers 200 and the Task (``final="task"``), or once
+        the operation's own answer and then 404 (``final="operation"``).
+        """
+        path = self.faults_dir / FAULT_TASK
+        if delay is None:
+            path.unlink(missing_ok=True)
+            return
+        if delay < 0 or final not in FINALS:
+            raise ValueError("delay must be >= 0 and final one of " + ", ".join(FINALS))
+        outcome = "exception" if fails else "completed"
+        _write_atomic(path, f"{delay} {outcome} {final}\n")
+
+    def stats(self) -> dict[str, int]:
+        """Return the emulator's counters (logins, logouts, basic-auth requests, tasks).
+
+        See ``COUNTERS`` in ``tests/lab/redfish_layers.py``; every counter is
+        0 when the emulator starts.
+        """
+        return read_stats(self.faults_dir)
+
     def faults(self) -> dict[str, Any]:
-        """Return the fault settings in force now."""
+        """Return the fault settings and modes in force now."""
         return {
             "power_delay": _read_number(self.faults_dir / FAULT_POWER_DELAY, int),
             "disable_power_off": (self.faults_dir / FAULT_DISABLE_POWER_OFF).exists(),
             "reset_error": (self.faults_dir / FAULT_RESET_ERROR).exists(),
             "slow": _read_number(self.faults_dir / FAULT_SLOW, float),
+            "sessions": session_timeout(self.faults_dir),
+            "task": task_mode(self.faults_dir),
         }
 
     def clear_faults(self) -> None:
-        """Turn every fault off: delay 0, power-off allowed, no 500, not slow."""
+        """Turn every fault and mode off: delay 0, no 500, no sessions, no tasks..."""
         self.set_power_delay(0)
         self.set_disable_power_off(False)
         self.set_reset_error(False)
         self.set_slow(0)
+        self.set_sessions(False)
+        self.set_task(None)
 
     # -- internals ---------------------------------------------------------
 
@@ -400,6 +476,12 @@ class RedfishEmulator:
             self.set_disable_power_off(saved["disable_power_off"])
             self.set_reset_error(saved["reset_error"])
             self.set_slow(saved["slow"])
+            self.set_sessions(saved["sessions"] is not None, saved["sessions"] or 1)
+            task = saved["task"]
+            if task is None:
+                self.set_task(None)
+            else:
+                self.set_task(task[0], fails=task[1] == "exception", final=task[2])
 
     def _write_files(self) -> None:
         """Write certificates, htpasswd, faults and config; make the state dir."""
@@ -424,6 +506,8 @@ class RedfishEmulator:
             self.set_disable_power_off(no_off)
             self.set_reset_error(False)
             self.set_slow(0)
+            self.set_sessions(False)
+            self.set_task(None)
         config: dict[str, Any] = {
             "SUSHY_EMULATOR_LISTEN_IP": self.host,
             "SUSHY_EMULATOR_LISTEN_PORT": self.port,
@@ -601,7 +685,10 @@ class _PowerDelay:
 
 
 class _FaultInjector:
-    """WSGI middleware in front of the sushy Flask app (behind its auth check)."""
+    """WSGI middleware in front of the task layer and the sushy Flask app.
+
+    It sits behind sushy's auth check.
+    """
 
     def __init__(self, app: Any, faults: Path, config: Any) -> None:
         self.app = app
@@ -666,22 +753,25 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 def _launch(config_file: str, faults_dir: str, parent_pid: int) -> int:
-    """Run sushy-emulator with the power-delay and fault-injection patches."""
+    """Run sushy-emulator with the power-delay, fault and stand-in layers."""
     _die_with_parent(parent_pid)
     from sushy_tools.emulator import main as emulator  # noqa: PLC0415
     from sushy_tools.emulator.resources.systems import fakedriver  # noqa: PLC0415
 
     faults = Path(faults_dir)
+    stats = Stats(faults / STATS_FILE)
     fakedriver.random = _PowerDelay(faults / FAULT_POWER_DELAY)
     app = emulator.app
     app.configure(config_file=config_file)  # installs the basic-auth middleware
     auth = app.wsgi_app
-    if isinstance(auth, emulator.RedfishAuthMiddleware):
-        auth.app = _FaultInjector(auth.app, faults, app.config)
-    else:
-        app.wsgi_app = _FaultInjector(auth, faults, app.config)
-    # main() re-parses argv; without --config it keeps the configuration above
-    # and does not wrap the auth middleware a second time.
+    if not isinstance(auth, emulator.RedfishAuthMiddleware):
+        raise RuntimeError("the config names no SUSHY_EMULATOR_AUTH_FILE")
+    auth.app = _FaultInjector(TaskLayer(auth.app, faults, stats), faults, app.config)
+    app.wsgi_app = SessionLayer(auth, faults, stats)
+    # main() re-parses argv and calls configure() again: with the session
+    # layer outermost it would put a second basic-auth check in front of it.
+    # Everything is configured already.
+    app.configure = lambda config_file=None, extra_config=None: None
     sys.argv = [sys.argv[0]]
     return int(emulator.main() or 0)
 
