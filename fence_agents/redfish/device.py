@@ -9,6 +9,9 @@ whether the BMC has a SessionService, so session login, else basic auth), then
 the System and the reset.  Basic credentials are checked by the first request
 that needs them (a 401 is an authentication failure) rather than by an extra
 GET; one GET of the System serves both its PowerState and its reset action.
+A session is logged out at the end of every run that created it, failed or
+not.  A reset answered 202 with a task monitor (DSP0266 asynchronous
+operations) returns only once the task has ended well.
 """
 
 from __future__ import annotations
@@ -45,6 +48,19 @@ RESET_TYPES = {
 OFF_STATES = ("Off", "PoweringOn")
 ON_STATES = ("On", "PoweringOff")
 TASK_POLL = 0.5
+#: TaskState values of a task still under way; Completed is the good end,
+#: anything else (Exception, Killed, Cancelled) a failure.
+TASK_UNDER_WAY = (
+    "New",
+    "Starting",
+    "Running",
+    "Pending",
+    "Stopping",
+    "Suspended",
+    "Interrupted",
+    "Service",
+    "Cancelling",
+)
 
 
 def _translate(what: str, exc: Exception) -> Exception:
@@ -85,7 +101,9 @@ class RedfishSession:
             raise AuthenticationError(f"GET {path}: the BMC refused the credentials")
         if resp.status != 200:
             raise DeviceError(f"GET {path}: HTTP {resp.status}")
-        body: dict[str, Any] = resp.dict
+        body = _body(resp)
+        if body is None:
+            raise DeviceError(f"GET {path}: the answer is not a JSON object")
         return body
 
     def _get_system(self, deadline: Deadline) -> dict[str, Any]:
@@ -146,6 +164,14 @@ class RedfishSession:
             self._follow(monitor, reset, deadline)
 
     def _follow(self, monitor: str, reset: str, deadline: Deadline) -> None:
+        """Poll the task monitor until the task has ended.
+
+        The monitor answers 202 while the task runs.  At the end it answers
+        what the reset would have (DSP0266): 204, 200, or an HTTP error; many
+        BMCs answer 200 with the Task, whose TaskState tells the outcome, and
+        some answer 200 with the Task already while it runs.
+        """
+        monitor = _local(monitor)
         while not deadline.expired():
             try:
                 resp = self.client.get(
@@ -153,13 +179,22 @@ class RedfishSession:
                 )
             except Exception as exc:  # noqa: BLE001 - translated, never leaks
                 raise _translate(f"task of {reset}", exc) from None
-            if resp.status == 202:
+            body = _body(resp) or {}
+            state = body.get("TaskState")
+            if resp.status == 202 or (resp.status == 200 and state in TASK_UNDER_WAY):
                 time.sleep(min(TASK_POLL, deadline.remaining()))
                 continue
-            state = (resp.dict or {}).get("TaskState", "Completed")
-            if resp.status in (200, 204) and state in ("Completed", "OK"):
-                return
-            raise DeviceError(f"task of {reset} ended as {state} (HTTP {resp.status})")
+            if resp.status == 401:
+                raise AuthenticationError(
+                    f"task of {reset}: the BMC refused the credentials"
+                )
+            if resp.status not in (200, 201, 204):
+                raise DeviceError(
+                    f"task of {reset} failed: HTTP {resp.status}{_message(resp)}"
+                )
+            if state in (None, "Completed"):
+                return  # whatever TaskStatus says, the driver reads the state back
+            raise DeviceError(f"task of {reset} ended as {state}{_task_message(body)}")
         raise ActionTimeoutError(f"task of {reset} did not finish in time")
 
     def preflight(self, deadline: Deadline) -> None:
@@ -173,17 +208,49 @@ class RedfishSession:
         """Log out (ends the session when session auth was used)."""
         try:
             self.client.logout()
-        except Exception as exc:  # noqa: BLE001 - logout failure changes nothing
-            log.debug("logout: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - the action's result stands
+            # The session stays open until the BMC times it out, and BMCs
+            # have few session slots.
+            log.warning("logout failed: %s", exc)
+
+
+def _body(resp: Any) -> dict[str, Any] | None:
+    """The answer's JSON object: {} when there is no body, None when not JSON."""
+    try:
+        body = resp.dict
+    except Exception:  # noqa: BLE001 - the library's JsonDecodingError
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _message(resp: Any) -> str:
     try:
-        info = resp.dict.get("error", {}).get("@Message.ExtendedInfo", [])
-        text = info[0].get("Message") if info else None
+        error = (_body(resp) or {}).get("error", {})
+        info = error.get("@Message.ExtendedInfo", [])
+        text = (info[0].get("Message") if info else None) or error.get("message")
         return f" ({text})" if text else ""
     except (AttributeError, IndexError, TypeError, ValueError):
         return ""
+
+
+def _task_message(task: dict[str, Any]) -> str:
+    """The last message of a Task, as " (text)", or ''."""
+    messages = task.get("Messages")
+    if not isinstance(messages, list):
+        return ""
+    texts = [m.get("Message") for m in messages if isinstance(m, dict)]
+    texts = [t for t in texts if isinstance(t, str) and t]
+    return f" ({texts[-1]})" if texts else ""
+
+
+def _local(uri: str) -> str:
+    """The path (and query) of a URI: a Location header may be absolute."""
+    if "://" not in uri:
+        return uri
+    from urllib.parse import urlsplit  # noqa: PLC0415 - requests has loaded it
+
+    parts = urlsplit(uri)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def _basic_authorization(opts: Options, password: str) -> str:
@@ -275,5 +342,9 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSes
             ) from None
         raise _translate("login", exc) from None
     session = RedfishSession(client, "", timeout)
-    session.system = _choose_system(session, opts, deadline)
+    try:
+        session.system = _choose_system(session, opts, deadline)
+    except BaseException:
+        session.close()  # the driver closes only what open() returned
+        raise
     return session
