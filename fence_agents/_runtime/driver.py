@@ -198,7 +198,7 @@ def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR
         log.info("delaying fencing by %d s", opts.number("delay"))
         time.sleep(opts.number("delay"))
     password = password_of(opts)
-    opts.secrets.append(password)
+    opts.add_secret(password)
     device = agent.open(opts, password, Deadline(max(1, opts.number("login_timeout"))))
     try:
         if action == "validate-all":
@@ -258,10 +258,12 @@ def _configure_logging(
     is never imported for it.
     """
     debug = bool(opts and (opts.flag("verbose") or opts.text("debug_file")))
-    lazylog.configure(
-        lazylog.DEBUG if debug else lazylog.INFO,
-        lambda: _setup_logging(opts, redactor, name),
-    )
+    if debug:
+        # Asked for: set up now, so the client libraries' lines are kept too.
+        lazylog.configure(lazylog.DEBUG, None)
+        _setup_logging(opts, redactor, name)
+        return
+    lazylog.configure(lazylog.INFO, lambda: _setup_logging(opts, redactor, name))
 
 
 def main(
@@ -282,6 +284,7 @@ def main(
             )
         opts = parse.resolve(agent.options, argv, lines, environ or os.environ)
         redactor.add(*opts.secrets)
+        opts.on_secret = redactor.add
         _configure_logging(opts, redactor, agent.name)
         for level, note in opts.notes:
             log.log(level, "%s", note)

@@ -15,7 +15,7 @@ from ha_common.lazylog import DEBUG, WARNING
 
 TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from fence_agents._runtime.options import Option
 
@@ -29,7 +29,7 @@ class Options:
     fence action its import (with ``inspect``) at start-up.
     """
 
-    __slots__ = ("help", "notes", "secrets", "sources", "values")
+    __slots__ = ("help", "notes", "on_secret", "secrets", "sources", "values")
 
     def __init__(
         self,
@@ -45,6 +45,15 @@ class Options:
         self.help = help
         #: (level, message) found while parsing, logged once logging is set up.
         self.notes: list[tuple[int, str]] = []
+        #: Called with every secret found later (the driver's redactor).
+        self.on_secret: Callable[[str], None] | None = None
+
+    def add_secret(self, value: str) -> None:
+        """Register a secret found while acting (a scripted password, a token)."""
+        if value and value not in self.secrets:
+            self.secrets.append(value)
+        if value and self.on_secret is not None:
+            self.on_secret(value)
 
     def __repr__(self) -> str:
         """Show the sources, never the values (they may hold secrets)."""

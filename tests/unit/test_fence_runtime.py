@@ -247,6 +247,21 @@ def test_password_script_runs_without_a_shell(world, capsys):
     )  # echo got the words, no shell ran them
 
 
+def test_scripted_password_is_masked_in_errors_and_logs(world, capsys, tmp_path):
+    """A password found while acting (password_script) is masked at once."""
+    world["bad_password"] = True  # the device's error text echoes the password
+    debug_file = tmp_path / "debug.log"
+    argv = ["-a", "10.0.0.1", "-l", "admin", "-S", "/bin/echo scripted-Pw0rd"]
+    argv += ["-o", "status", "-v", "-D", str(debug_file)]
+    rc, out, err = run(world, capsys, argv)
+    assert rc == 1
+    assert world["password"] == "scripted-Pw0rd"
+    logged = debug_file.read_text()
+    assert "scripted-Pw0rd" not in out + err + logged
+    assert "password ******" in err
+    assert "password ******" in logged
+
+
 def test_validate_all_is_a_preflight(world, capsys):
     rc, _, _ = run(world, capsys, BASE + ["-o", "validate-all"])
     assert rc == 0 and world["preflight"]
