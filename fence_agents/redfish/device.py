@@ -16,7 +16,6 @@ operations) returns only once the task has ended well.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from fence_agents._runtime.driver import PowerState, PowerTarget
@@ -27,15 +26,16 @@ from fence_agents._runtime.errors import (
     DeviceUnreachableError,
     FenceUsageError,
 )
+from ha_common import lazylog
+from ha_common.deadline import Deadline
 
 TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
 if TYPE_CHECKING:
     from typing import Any
 
     from fence_agents._runtime.parse import Options
-    from ha_common.deadline import Deadline
 
-log = logging.getLogger(__name__)
+log = lazylog.get(__name__)
 
 SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 RESET = "#ComputerSystem.Reset"
@@ -80,11 +80,18 @@ def _translate(what: str, exc: Exception) -> Exception:
 class RedfishSession:
     """A logged-in client and the System it fences."""
 
-    def __init__(self, client: Any, system: str, timeout: float) -> None:
-        """Wrap a redfish client bound to ``system``."""
+    def __init__(
+        self, client: Any, system: str, timeout: float, task_timeout: float = 20
+    ) -> None:
+        """Wrap a redfish client bound to ``system``.
+
+        ``task_timeout`` (power_timeout) bounds the wait for a reset's task:
+        the task is the power change under way, not part of the request.
+        """
         self.client = client
         self.system = system
         self.timeout = timeout
+        self.task_timeout = task_timeout
         #: The System's Actions, from the first GET of it in this run.
         self._actions: dict[str, Any] | None = None
 
@@ -97,6 +104,7 @@ class RedfishSession:
             )
         except Exception as exc:  # noqa: BLE001 - translated, never leaks
             raise _translate(f"GET {path}", exc) from None
+        log.debug("GET %s: HTTP %s", path, resp.status)
         if resp.status == 401:
             raise AuthenticationError(f"GET {path}: the BMC refused the credentials")
         if resp.status != 200:
@@ -155,13 +163,14 @@ class RedfishSession:
             )
         except Exception as exc:  # noqa: BLE001 - translated, never leaks
             raise _translate(f"POST {reset}", exc) from None
+        log.debug("POST %s ResetType=%s: HTTP %s", uri, reset, resp.status)
         if resp.status == 401:
             raise AuthenticationError(f"POST {reset}: the BMC refused the credentials")
         if resp.status not in (200, 202, 204):
             raise DeviceError(f"POST {reset}: HTTP {resp.status}{_message(resp)}")
         monitor = resp.getheader("Location") if resp.status == 202 else None
         if monitor:
-            self._follow(monitor, reset, deadline)
+            self._follow(monitor, reset, Deadline(max(1, self.task_timeout)))
 
     def _follow(self, monitor: str, reset: str, deadline: Deadline) -> None:
         """Poll the task monitor until the task has ended.
@@ -181,6 +190,7 @@ class RedfishSession:
                 raise _translate(f"task of {reset}", exc) from None
             body = _body(resp) or {}
             state = body.get("TaskState")
+            log.debug("task of %s: HTTP %s, TaskState %s", reset, resp.status, state)
             if resp.status == 202 or (resp.status == 200 and state in TASK_UNDER_WAY):
                 time.sleep(min(TASK_POLL, deadline.remaining()))
                 continue
@@ -302,8 +312,13 @@ def _tls_problem(host: str, port: int, cafile: str | None, timeout: float) -> st
 
 def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSession:
     """Connect (verified TLS by default), log in, and pick the System."""
+    import logging  # noqa: PLC0415 - the library has imported it already
+
     import redfish  # noqa: PLC0415 - only when fencing
 
+    # The library's DEBUG lines dump whole HTTP exchanges, session tokens
+    # (X-Auth-Token) included; verbose runs keep hakit's own request lines.
+    logging.getLogger("redfish").setLevel(logging.INFO)
     if opts.flag("ssl_insecure") and opts.text("ssl_ca_file"):
         raise FenceUsageError("ssl_insecure and ssl_ca_file contradict each other")
     cafile = (
@@ -329,6 +344,7 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSes
         client._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override
         if "SessionService" in (client.root or {}):
             client.login(auth="session")
+            opts.add_secret(str(client.get_session_key() or ""))
         else:
             # What login(auth="basic") sets, without its extra GET of the
             # sessions URI: the first request needs the credentials anyway,
@@ -341,7 +357,7 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSes
                 f"login: TLS verification failed: {tls}"
             ) from None
         raise _translate("login", exc) from None
-    session = RedfishSession(client, "", timeout)
+    session = RedfishSession(client, "", timeout, opts.number("power_timeout"))
     try:
         session.system = _choose_system(session, opts, deadline)
     except BaseException:

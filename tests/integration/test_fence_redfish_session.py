@@ -149,6 +149,19 @@ def test_wrong_password_fails_the_login_without_showing_it(rf):
     assert seconds < 5
 
 
+def test_verbose_log_shows_neither_password_nor_session_token(rf, tmp_path):
+    debug_file = tmp_path / "debug.log"
+    (rc, out, err, _), seen = counted(rf, "reboot", verbose=1, debug_file=debug_file)
+    assert (rc, out) == (0, "Success: Rebooted"), err
+    assert seen["sessions_created"] == seen["sessions_deleted"] == 1
+    logged = debug_file.read_text() + err
+    assert "ResetType=ForceOff: HTTP 204" in logged  # hakit's own request lines
+    assert "adminpass" not in logged
+    # The library's own DEBUG dumps carry the token in X-Auth-Token headers.
+    assert "X-Auth-Token" not in logged
+    assert "x-auth-token" not in logged.lower()
+
+
 def test_without_a_session_service_basic_auth_is_used(
     installed_agents, redfish_emulator
 ):
@@ -214,6 +227,17 @@ def test_task_refused_by_the_bmc_names_the_reason(rf):
     assert (rc, out) == (1, "")
     assert "ended as Exception (" in err.splitlines()[-1]
     assert rf.power(rf.systems_uris[0]) == "On"
+
+
+def test_task_longer_than_shell_timeout_is_waited_for_within_power_timeout(rf):
+    """A reset's task is the power change under way: power_timeout bounds it."""
+    rf.set_task(3)
+    result, seen = counted(rf, "off", shell_timeout=1, power_timeout=10)
+    rc, out, err, seconds = result
+    assert (rc, out) == (0, "Success: Powered OFF"), err
+    assert 3 <= seconds < 10
+    assert seen["task_polls"] >= 2
+    assert rf.power(rf.systems_uris[0]) == "Off"
 
 
 def test_task_that_never_finishes_gives_up_in_time(rf):
