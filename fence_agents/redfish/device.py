@@ -270,23 +270,47 @@ def _basic_authorization(opts: Options, password: str) -> str:
     return "Basic " + base64.b64encode(pair).decode()
 
 
+def _listed(uris: list[str], limit: int = 8) -> str:
+    shown = ", ".join(uris[:limit])
+    return shown + (f" and {len(uris) - limit} more" if len(uris) > limit else "")
+
+
 def _choose_system(session: RedfishSession, opts: Options, deadline: Deadline) -> str:
+    """The System to fence: systems_uri, else the one ``plug`` names, else the only one.
+
+    Never a guess: several Systems and no selection, or a plug that names
+    more than one System (by Id, Name, UUID or URI), is a usage error that
+    lists the candidates.
+    """
     if opts.text("systems_uri"):
         return opts.text("systems_uri")
     root = opts.text("redfish_uri").rstrip("/")
     members = session._get(f"{root}/Systems", deadline).get("Members", [])
     uris: list[str] = [str(m["@odata.id"]) for m in members if m.get("@odata.id")]
+    if not uris:
+        raise DeviceError(f"the BMC lists no Systems under {root}/Systems")
     plug = opts.text("plug")
     if plug:
+        matches = []
         for uri in uris:
             body = session._get(uri, deadline)
             if plug in (body.get("Id"), body.get("Name"), body.get("UUID"), uri):
-                return uri
-        raise FenceUsageError(f"no System matches plug {plug!r}")
+                matches.append(uri)
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            raise FenceUsageError(
+                f"plug {plug!r} names {len(matches)} Systems ({_listed(matches)}); "
+                "set systems_uri to choose one"
+            )
+        raise FenceUsageError(
+            f"no System matches plug {plug!r} (the BMC has {_listed(uris)})"
+        )
     if len(uris) == 1:
         return uris[0]
     raise FenceUsageError(
-        f"the BMC has {len(uris)} Systems; set systems_uri or plug to choose one"
+        f"the BMC has {len(uris)} Systems ({_listed(uris)}); "
+        "set systems_uri or plug to choose one"
     )
 
 

@@ -132,6 +132,8 @@ def test_several_systems_without_selection_is_refused(installed_agents, redfish_
     rc, _, err, _ = fence(redfish_multi, "off")
     assert rc == 1
     assert "3 Systems" in err
+    # The line lists the candidates, so the operator can pick one.
+    assert all(uri in err for uri in redfish_multi.systems_uris)
     assert all(redfish_multi.power(u) == "On" for u in redfish_multi.systems_uris)
 
 
@@ -148,6 +150,28 @@ def test_several_systems_by_systems_uri_and_by_plug(installed_agents, redfish_mu
     assert fence(redfish_multi, "status", plug=name)[:2] == (0, "Status: ON")
     rc, _, err, _ = fence(redfish_multi, "status", plug="no-such-node")
     assert rc == 1 and "no System matches" in err
+
+
+def test_plug_naming_two_systems_is_refused(installed_agents, tmp_path):
+    """Two Systems with one Name (two blades called the same): never a guess."""
+    from tests.lab.redfish import RedfishEmulator
+
+    emulator = RedfishEmulator(tmp_path / "rf", free_port(), systems=3)
+    emulator.system_names[1] = emulator.system_names[0]
+    emulator.start()
+    try:
+        rc, out, err, _ = fence(emulator, "off", plug=emulator.system_names[0])
+        assert (rc, out) == (1, "")
+        assert "names 2 Systems" in err
+        assert all(emulator.power(u) == "On" for u in emulator.systems_uris)
+        # The UUID is unique: it selects exactly one of the two.
+        uuid = emulator.system_uuids[1]
+        rc, out, err, _ = fence(emulator, "off", plug=uuid)
+        assert (rc, out) == (0, "Success: Powered OFF"), err
+        powers = [emulator.power(u) for u in emulator.systems_uris]
+        assert powers == ["On", "Off", "On"]
+    finally:
+        emulator.stop()
 
 
 def test_certificate_for_another_name_is_refused(installed_agents, tmp_path):

@@ -262,6 +262,19 @@ def test_scripted_password_is_masked_in_errors_and_logs(world, capsys, tmp_path)
     assert "password ******" in logged
 
 
+@pytest.mark.parametrize("action", ["list", "list-status"])
+def test_list_is_refused_without_touching_the_bmc(world, capsys, action):
+    """One BMC, one node: no plugs to list (as fence_ipmilan and fence_redfish).
+
+    Advertising list would also switch Pacemaker's default pcmk_host_check to
+    dynamic-list, which needs node names the BMC does not know.
+    """
+    rc, out, err = run(world, capsys, BASE + ["-o", action])
+    assert (rc, out) == (1, "")
+    assert f"action '{action}' is not supported" in err
+    assert "opened" not in world
+
+
 def test_validate_all_is_a_preflight(world, capsys):
     rc, _, _ = run(world, capsys, BASE + ["-o", "validate-all"])
     assert rc == 0 and world["preflight"]
@@ -279,4 +292,6 @@ def test_metadata(world, capsys):
     assert params["ipaddr"].get("required") == "0"
     assert params["action"].find("content").get("type") == "select"
     assert params["plug"].get("required") == "0"
-    assert {a.get("name") for a in root.iter("action")} >= {"off", "reboot", "status"}
+    actions = {a.get("name") for a in root.iter("action")}
+    assert actions >= {"off", "reboot", "status", "monitor", "validate-all"}
+    assert not actions & {"list", "list-status"}
