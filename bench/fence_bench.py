@@ -10,7 +10,11 @@ to exit, for status, off and reboot:
   fence_ipmilan's defaults, and fence_ipmilan with ``power_wait=0`` as an
   extra comparison for off and reboot;
 - ``fence_hakit_redfish`` against ``fence_redfish``, both verifying TLS
-  against the emulator's CA.
+  against the emulator's CA;
+- two floors for Redfish ``status``, interleaved with the agents: the
+  Redfish agent's interpreter that only imports ``requests`` (on which both
+  agents' HTTP rests), or the DMTF ``redfish`` library, and exits as the
+  installed agents do (``os._exit``): no request, no option parsing.
 
 hakit's two agents are staged from the working tree into the temporary work
 directory by ``packaging/install.py``, on the interpreters of the packaged
@@ -72,6 +76,8 @@ RUN_TIMEOUT = 60.0
 #: sessions, should an agent leave its session open (see fresh_ipmi).
 MAX_RUNS = 60
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+#: What the floor agents run: import a client library, leave like the agents.
+FLOOR_CODE = "import {module}, os; os._exit(0)"
 #: sushy's request log line for a power request (Werkzeug access log).
 RESET_LOG = "/Actions/ComputerSystem.Reset"
 
@@ -404,7 +410,31 @@ def agents(lab: Lab, hakit_ipmi: str, hakit_redfish: str) -> list[Agent]:
             dict(redfish),
             redfish_env,
         ),
+        *(
+            Agent(
+                f"floor_{module}",
+                f"floor: {_interpreter(hakit_redfish)} -sS, import {module}",
+                "redfish",
+                _floor_argv(hakit_redfish, module),
+                {},
+                dict(BASE_ENV),
+                actions=("status",),
+            )
+            for module in FLOORS
+        ),
     ]
+
+
+#: Floor agents (see the module docstring): modules a Redfish agent imports.
+FLOORS = ("requests", "redfish")
+
+
+def _floor_argv(launcher: str, module: str) -> list[str]:
+    """The launcher's interpreter and search path, importing only ``module``."""
+    lines = Path(launcher).read_text().splitlines()
+    setup = [line for line in lines[1:] if "sys.path" in line]
+    code = "\n".join([*setup, FLOOR_CODE.format(module=module)])
+    return [_interpreter(launcher), "-sS", "-c", code]
 
 
 #: (hakit agent, ClusterLabs agent) pairs compared in the table.
@@ -551,6 +581,34 @@ def report(
                 f"| {'IPMI' if cl.bmc == 'ipmi' else 'Redfish'} | {action} "
                 f"| {_range(h)} | {cl.label} | {_range(c)} | {ratio:.2f} "
                 f"| {'yes' if met else 'NO'} |"
+            )
+    floors = [k for k in by_key if k.startswith("floor_") and (k, "status") in results]
+    if floors and ("fence_redfish", "status") in results:
+        cl = results[("fence_redfish", "status")].stat("wall")["median"]
+        lines += [
+            "",
+            "Floors for Redfish `status` (interleaved with the agents above): the "
+            "Redfish agent's interpreter importing one library and leaving as the "
+            "agents do, with no request at all. A client built on it cannot take "
+            "less than its floor.",
+            "",
+            "| floor | wall s | share of fence_redfish status |",
+            "|---|---:|---:|",
+        ]
+        for key in floors:
+            f = results[(key, "status")].stat("wall")
+            lines.append(
+                f"| {by_key[key].label} | {_range(f)} | {f['median'] / cl:.2f} |"
+            )
+            rows.append(
+                {
+                    "bmc": "redfish",
+                    "action": "status",
+                    "floor": key,
+                    "floor_median": f["median"],
+                    "clusterlabs_median": cl,
+                    "ratio": f["median"] / cl,
+                }
             )
     lines += [
         "",
