@@ -31,10 +31,10 @@ from tests.lab.ipmi import (
     IPMITOOL,
     OPERATOR_USER,
     IpmiSim,
-    PyghmiBmc,
     ipmi_sim_missing,
     pyghmi_missing,
 )
+from tests.lab.pyghmi_bmc import PyghmiBmc
 
 pytestmark = pytest.mark.ipmi_sim
 
@@ -396,7 +396,8 @@ def test_bmcs_die_with_the_process_that_started_them(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import sys, time
-        from tests.lab.ipmi import IpmiSim, PyghmiBmc, free_udp_port
+        from tests.lab.ipmi import IpmiSim, free_udp_port
+        from tests.lab.pyghmi_bmc import PyghmiBmc
         sim = IpmiSim({str(tmp_path / "sim")!r}, free_udp_port())
         bmc = PyghmiBmc(free_udp_port(), workdir={str(tmp_path / "bmc")!r})
         sim.start(timeout=15)

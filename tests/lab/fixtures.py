@@ -37,7 +37,6 @@ from .galera import (
 )
 from .ipmi import (
     IpmiSim,
-    PyghmiBmc,
     free_udp_port,
     ipmi_sim_missing,
     pyghmi_missing,
@@ -59,6 +58,7 @@ from .ports import (
     free_port,
     port_is_free,
 )
+from .pyghmi_bmc import PyghmiBmc
 from .rabbitmq import RabbitNode, localhost_resolves, rabbitmq_missing
 from .redfish import RedfishEmulator, redfish_missing
 
