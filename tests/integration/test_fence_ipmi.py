@@ -7,11 +7,10 @@ state and injects faults) and a pyghmi BMC server with delayed power changes.
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 
-from tests.lab.agents import LIBDIR, SYSTEM_PYTHON
+from tests.lab.agents import LIBDIR, SYSTEM_PYTHON, run_fence
 from tests.lab.ipmi import free_udp_port
 from tests.lab.probe import run_probed, top_level
 
@@ -24,30 +23,19 @@ def fence(
     port, action=None, *, password="adminpass", user="admin", extra=None, argv=None
 ):
     """Run the agent like pacemaker-fenced: everything on stdin."""
-    lines = [
-        "ip=127.0.0.1",
-        f"ipport={port}",
-        f"username={user}",
-        f"password={password}",
-        "power_timeout=5",
-        "login_timeout=3",
-        "nodename=ctl2",
-        "pcmk_host_list=ctl2",
-    ]
-    if action:
-        lines.insert(0, f"action={action}")
-    lines += [f"{k}={v}" for k, v in (extra or {}).items()]
-    began = time.monotonic()
-    done = subprocess.run(
-        [AGENT, *(argv or [])],
-        input="" if argv else "\n".join(lines) + "\n",
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-    )
-    return done.returncode, done.stdout.strip(), done.stderr, time.monotonic() - began
+    options = {
+        "action": action,
+        "ip": "127.0.0.1",
+        "ipport": port,
+        "username": user,
+        "password": password,
+        "power_timeout": 5,
+        "login_timeout": 3,
+        "nodename": "ctl2",
+        "pcmk_host_list": "ctl2",
+        **(extra or {}),
+    }
+    return run_fence(AGENT, options, argv=argv or ())
 
 
 @pytest.fixture(params=["ipmi_sim", "pyghmi_bmc"])

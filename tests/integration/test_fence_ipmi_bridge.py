@@ -11,14 +11,13 @@ what a value means.
 from __future__ import annotations
 
 import os
-import subprocess
-import time
 from dataclasses import dataclass
 
 import pytest
 
+from tests.lab.agents import run_fence
 from tests.lab.fixtures import lab_unavailable
-from tests.lab.ipmi import ADMIN_PASSWORD, ADMIN_USER, BASE_PATH, FENCE_IPMILAN
+from tests.lab.ipmi import ADMIN_PASSWORD, ADMIN_USER, FENCE_IPMILAN
 
 pytestmark = [pytest.mark.ipmi_sim]
 
@@ -69,18 +68,7 @@ def fence(port, action, target=None, *, agent=AGENT, **extra):
     }
     if target is not None:
         options["target"] = target
-    began = time.monotonic()
-    done = subprocess.run(
-        [agent],
-        input="".join(f"{key}={value}\n" for key, value in options.items()),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": BASE_PATH},
-    )
-    seconds = time.monotonic() - began
-    return Result(done.returncode, done.stdout.strip(), done.stderr, seconds)
+    return Result(*run_fence(agent, options, timeout=60))
 
 
 def power_status(controller):

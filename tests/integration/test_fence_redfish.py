@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 
 import pytest
 
-from tests.lab.agents import LIBDIR
+from tests.lab.agents import LIBDIR, run_fence
 from tests.lab.ports import free_port
 from tests.lab.probe import run_probed
 
@@ -31,18 +29,7 @@ def fence(emulator, action=None, **extra):
     if action:
         values["action"] = action
     values.update(extra)
-    stdin = "".join(f"{k}={v}\n" for k, v in values.items() if v is not None)
-    began = time.monotonic()
-    done = subprocess.run(
-        [AGENT],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-    )
-    return done.returncode, done.stdout.strip(), done.stderr, time.monotonic() - began
+    return run_fence(AGENT, values)
 
 
 @pytest.fixture

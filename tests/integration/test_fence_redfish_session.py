@@ -9,11 +9,9 @@ the tests compare the counts before and after one agent run.
 
 from __future__ import annotations
 
-import subprocess
-import time
-
 import pytest
 
+from tests.lab.agents import run_fence
 from tests.lab.redfish import TASK_NEVER
 
 pytestmark = [pytest.mark.redfish_sim]
@@ -37,18 +35,7 @@ def fence(emulator, action, **extra):
         "nodename": "ctl3",
     }
     values.update(extra)
-    stdin = "".join(f"{k}={v}\n" for k, v in values.items() if v is not None)
-    began = time.monotonic()
-    done = subprocess.run(
-        [AGENT],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-    )
-    return done.returncode, done.stdout.strip(), done.stderr, time.monotonic() - began
+    return run_fence(AGENT, values)
 
 
 def counted(emulator, action, **extra):

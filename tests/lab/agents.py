@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,3 +131,38 @@ def run(
         check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - began)
+
+
+#: What pacemaker-fenced gives a fence agent to run with.
+FENCE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+def run_fence(
+    agent: str | Path,
+    options: Mapping[str, object] | None = None,
+    *,
+    argv: Sequence[str] = (),
+    timeout: float = 90,
+) -> tuple[int, str, str, float]:
+    """Run a fence agent as pacemaker-fenced does; return rc, out, err, seconds.
+
+    ``options`` go to stdin as ``key=value`` lines (None values are left
+    out), unless ``argv`` is given: then stdin is empty, as on a command
+    line.  ``out`` is stripped; ``seconds`` is the wall time of the process.
+    """
+    lines = "".join(
+        f"{key}={value}\n"
+        for key, value in (options or {}).items()
+        if value is not None
+    )
+    began = time.monotonic()
+    done = subprocess.run(
+        [str(agent), *argv],
+        input="" if argv else lines,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=dict(FENCE_ENV),
+    )
+    return done.returncode, done.stdout.strip(), done.stderr, time.monotonic() - began

@@ -61,17 +61,25 @@ def test_ocf_launcher_skips_site_and_lists_site_dirs(staged: Path) -> None:
 def test_launcher_path_finds_the_distribution_packages(staged: Path) -> None:
     """Without site, psutil (python3-psutil) must still import, as agents need it."""
     launcher = staged / "ocf" / "resource.d" / "hakit" / "keystone"
+    done = _import_on_launcher_path(launcher, "psutil", "ocf_agents")
+    assert done.returncode == 0, done.stderr
+    assert "packages" in done.stdout
+
+
+def _import_on_launcher_path(
+    launcher: Path, module: str, *more: str
+) -> subprocess.CompletedProcess[str]:
+    """Import modules on the launcher's own sys.path (-sS); print the first's file."""
     setup = [line for line in launcher.read_text().splitlines() if "sys.path" in line]
-    code = "\n".join([*setup, "import psutil, ocf_agents; print(psutil.__file__)"])
-    done = subprocess.run(
+    imports = ", ".join((module, *more))
+    code = "\n".join([*setup, f"import {imports}; print({module}.__file__)"])
+    return subprocess.run(
         [SYSTEM_PYTHON, "-sS", "-c", code],
         check=False,
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert done.returncode == 0, done.stderr
-    assert "packages" in done.stdout
 
 
 def test_fence_launcher_skips_site_and_still_finds_pyghmi(staged: Path) -> None:
@@ -80,15 +88,7 @@ def test_fence_launcher_skips_site_and_still_finds_pyghmi(staged: Path) -> None:
     lines = launcher.read_text().splitlines()
     assert lines[0] == f"#!{SYSTEM_PYTHON} -sS"
     assert lines[2].startswith("import sys; sys.path.extend([")
-    setup = [line for line in lines if "sys.path" in line]
-    code = "\n".join([*setup, "import pyghmi, fence_agents; print(pyghmi.__file__)"])
-    done = subprocess.run(
-        [SYSTEM_PYTHON, "-sS", "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = _import_on_launcher_path(launcher, "pyghmi", "fence_agents")
     assert done.returncode == 0, done.stderr
     assert "packages" in done.stdout
     meta = subprocess.run(
