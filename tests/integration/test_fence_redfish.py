@@ -6,30 +6,15 @@ import sys
 
 import pytest
 
-from tests.lab.agents import LIBDIR, run_fence
+from tests.lab.agents import LIBDIR, run_redfish_fence
 from tests.lab.ports import free_port
 from tests.lab.probe import run_probed
 
 pytestmark = [pytest.mark.redfish_sim]
 
-AGENT = "/usr/sbin/fence_hakit_redfish"
-
 
 def fence(emulator, action=None, **extra):
-    values = {
-        "ip": "127.0.0.1",
-        "ipport": emulator.port,
-        "username": "admin",
-        "password": "adminpass",
-        "ssl_ca_file": emulator.ca_file,
-        "power_timeout": 5,
-        "login_timeout": 5,
-        "nodename": "ctl3",
-    }
-    if action:
-        values["action"] = action
-    values.update(extra)
-    return run_fence(AGENT, values)
+    return run_redfish_fence(emulator, action, **extra)
 
 
 @pytest.fixture

@@ -11,31 +11,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.lab.agents import run_fence
+from tests.lab.agents import run_redfish_fence
 from tests.lab.redfish import TASK_NEVER
 
 pytestmark = [pytest.mark.redfish_sim]
 
-AGENT = "/usr/sbin/fence_hakit_redfish"
 WRONG_PASSWORD = "not-the-Passw0rd"
 
 
 def fence(emulator, action, **extra):
     """Run the installed agent once (stdin options); return rc, out, err, seconds."""
-    values = {
-        "action": action,
-        "ip": "127.0.0.1",
-        "ipport": emulator.port,
-        "username": "admin",
-        "password": "adminpass",
-        "ssl_ca_file": emulator.ca_file,
-        "power_timeout": 5,
-        "login_timeout": 5,
-        "shell_timeout": 5,
-        "nodename": "ctl3",
-    }
-    values.update(extra)
-    return run_fence(AGENT, values)
+    return run_redfish_fence(emulator, action, **{"shell_timeout": 5, **extra})
 
 
 def counted(emulator, action, **extra):

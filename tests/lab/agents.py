@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 OCF_ROOT = Path("/usr/lib/ocf")
@@ -166,3 +167,26 @@ def run_fence(
         env=dict(FENCE_ENV),
     )
     return done.returncode, done.stdout.strip(), done.stderr, time.monotonic() - began
+
+
+def run_redfish_fence(
+    emulator: Any, action: str | None, **extra: object
+) -> tuple[int, str, str, float]:
+    """Run the installed fence_hakit_redfish against a lab emulator (stdin options).
+
+    TLS is verified against the emulator's CA; ``extra`` adds or overrides
+    options (None leaves one out).
+    """
+    options: dict[str, object] = {
+        "action": action,
+        "ip": "127.0.0.1",
+        "ipport": emulator.port,
+        "username": "admin",
+        "password": "adminpass",
+        "ssl_ca_file": emulator.ca_file,
+        "power_timeout": 5,
+        "login_timeout": 5,
+        "nodename": "ctl3",
+        **extra,
+    }
+    return run_fence("/usr/sbin/fence_hakit_redfish", options)
