@@ -791,6 +791,19 @@ class Cluster:
         )
         order = {name: i for i, name in enumerate(_SECTION_ORDER)}
         for section in sorted(config, key=lambda s: order.get(s.tag, len(order))):
+            if len(section) and current.find(section.tag) is None:
+                # The seed CIB has no fencing-topology (tags, acls...) section,
+                # and cibadmin refuses objects for a missing one with EINVAL.
+                self.run(
+                    [
+                        "cibadmin",
+                        "--create",
+                        "--scope",
+                        "configuration",
+                        "--xml-text",
+                        f"<{section.tag}/>",
+                    ]
+                )
             for obj in section:
                 xml = ET.tostring(obj, encoding="unicode")
                 obj_id = obj.get("id")
