@@ -1,4 +1,9 @@
-"""Pacemaker's fencer drives fence_hakit_ipmi: stonith_admin -> agent -> BMC."""
+"""Pacemaker's fencer drives hakit's fence agents: stonith_admin -> agent -> BMC.
+
+One device per test, for the node ctl2 (not a cluster member, so fencing it is
+safe): fence_hakit_ipmi on ipmi_sim, fence_hakit_redfish on the sushy-tools
+emulator.  Fencing topologies are in test_fence_pacemaker_topology.py.
+"""
 
 from __future__ import annotations
 
@@ -6,60 +11,27 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-pytestmark = [pytest.mark.pacemaker, pytest.mark.ipmi_sim]
+from tests.lab import fencing
 
-
-def stonith_device(port: int) -> str:
-    cib = ET.Element("cib")
-    resources = ET.SubElement(ET.SubElement(cib, "configuration"), "resources")
-    prim = ET.SubElement(
-        resources,
-        "primitive",
-        {"id": "fence-ctl2", "class": "stonith", "type": "fence_hakit_ipmi"},
-    )
-    attrs = ET.SubElement(prim, "instance_attributes", {"id": "fence-ctl2-ia"})
-    for name, value in (
-        ("ip", "127.0.0.1"),
-        ("ipport", str(port)),
-        ("username", "admin"),
-        ("password_script", "/bin/echo adminpass"),
-        ("power_timeout", "10"),
-        ("pcmk_host_list", "ctl2"),
-        ("pcmk_host_check", "static-list"),
-    ):
-        ET.SubElement(
-            attrs,
-            "nvpair",
-            {"id": f"fence-ctl2-ia-{name}", "name": name, "value": value},
-        )
-    ops = ET.SubElement(prim, "operations")
-    ET.SubElement(
-        ops,
-        "op",
-        {
-            "id": "fence-ctl2-monitor-60s",
-            "name": "monitor",
-            "interval": "60s",
-            "timeout": "20s",
-        },
-    )
-    return ET.tostring(cib, encoding="unicode")
+pytestmark = [pytest.mark.pacemaker]
 
 
 @pytest.fixture
 def device(pcmk_cluster, installed_agents, ipmi_sim):
-    pcmk_cluster.load_xml(stonith_device(ipmi_sim.port))
-    try:
-        pcmk_cluster.wait_until(
-            lambda: any(s.active for s in pcmk_cluster.resource_state("fence-ctl2")),
-            timeout=60,
-            what="fence-ctl2 started",
-        )
+    with fencing.configured(
+        pcmk_cluster, [fencing.ipmi_device("fence-ctl2", ipmi_sim)]
+    ):
         yield pcmk_cluster, ipmi_sim
-    finally:
-        pcmk_cluster.delete_resource("fence-ctl2", timeout=60)
 
 
+@pytest.fixture
+def redfish_stonith(pcmk_cluster, installed_agents, redfish_emulator):
+    dev = fencing.redfish_device("fence-ctl2-redfish", redfish_emulator)
+    with fencing.configured(pcmk_cluster, [dev]):
+        yield pcmk_cluster, redfish_emulator
+
+
+@pytest.mark.ipmi_sim
 def test_metadata_through_the_fencer(pcmk_cluster, installed_agents):
     out = pcmk_cluster.run(
         ["stonith_admin", "--metadata", "--agent", "fence_hakit_ipmi"]
@@ -68,6 +40,7 @@ def test_metadata_through_the_fencer(pcmk_cluster, installed_agents):
     assert {"ip", "username", "password_script", "method", "plug"} <= names
 
 
+@pytest.mark.ipmi_sim
 def test_stonith_admin_off_and_reboot_drive_the_bmc(device):
     cluster, bmc = device
     bmc.clear_history()
@@ -80,6 +53,7 @@ def test_stonith_admin_off_and_reboot_drive_the_bmc(device):
     assert "ctl2" in history
 
 
+@pytest.mark.ipmi_sim
 def test_failed_fencing_is_reported_as_failed(device):
     cluster, bmc = device
     bmc.set_fault("stuck_on")
@@ -88,3 +62,34 @@ def test_failed_fencing_is_reported_as_failed(device):
     )
     assert result.returncode != 0
     assert bmc.power is True
+
+
+@pytest.mark.redfish_sim
+def test_redfish_metadata_through_the_fencer(pcmk_cluster, installed_agents):
+    # The fencer runs the venv-python launcher (Debian has no python3-redfish).
+    out = pcmk_cluster.run(
+        ["stonith_admin", "--metadata", "--agent", "fence_hakit_redfish"]
+    ).stdout
+    names = {p.get("name") for p in ET.fromstring(out).iter("parameter")}
+    assert {"systems_uri", "ssl_ca_file", "password_script", "plug"} <= names
+
+
+@pytest.mark.redfish_sim
+def test_stonith_admin_off_and_reboot_drive_the_redfish_system(redfish_stonith):
+    cluster, emulator = redfish_stonith
+    system = emulator.systems_uris[0]
+    before = fencing.fence_history(cluster, "ctl2")
+
+    done, _ = fencing.stonith_admin_fence(cluster, "ctl2")
+    assert done.returncode == 0, done.stderr
+    assert emulator.power(system) == "Off"
+
+    done, _ = fencing.stonith_admin_fence(cluster, "ctl2", reboot=True)
+    assert done.returncode == 0, done.stderr
+    assert emulator.power(system) == "On"
+
+    new = [e for e in fencing.fence_history(cluster, "ctl2") if e not in before]
+    assert sorted((e.action, e.status) for e in new) == [
+        ("off", "success"),
+        ("reboot", "success"),
+    ]
