@@ -31,13 +31,18 @@ def redfish_stonith(pcmk_cluster, installed_agents, redfish_emulator):
         yield pcmk_cluster, redfish_emulator
 
 
-@pytest.mark.ipmi_sim
-def test_metadata_through_the_fencer(pcmk_cluster, installed_agents):
-    out = pcmk_cluster.run(
-        ["stonith_admin", "--metadata", "--agent", "fence_hakit_ipmi"]
-    ).stdout
+@pytest.mark.parametrize(
+    ("agent", "params"),
+    [
+        ("fence_hakit_ipmi", {"ip", "username", "password_script", "method", "plug"}),
+        # The fencer runs the venv-python launcher (Debian has no python3-redfish).
+        ("fence_hakit_redfish", {"systems_uri", "ssl_ca_file", "password_script"}),
+    ],
+)
+def test_metadata_through_the_fencer(pcmk_cluster, installed_agents, agent, params):
+    out = pcmk_cluster.run(["stonith_admin", "--metadata", "--agent", agent]).stdout
     names = {p.get("name") for p in ET.fromstring(out).iter("parameter")}
-    assert {"ip", "username", "password_script", "method", "plug"} <= names
+    assert params <= names
 
 
 @pytest.mark.ipmi_sim
@@ -62,16 +67,6 @@ def test_failed_fencing_is_reported_as_failed(device):
     )
     assert result.returncode != 0
     assert bmc.power is True
-
-
-@pytest.mark.redfish_sim
-def test_redfish_metadata_through_the_fencer(pcmk_cluster, installed_agents):
-    # The fencer runs the venv-python launcher (Debian has no python3-redfish).
-    out = pcmk_cluster.run(
-        ["stonith_admin", "--metadata", "--agent", "fence_hakit_redfish"]
-    ).stdout
-    names = {p.get("name") for p in ET.fromstring(out).iter("parameter")}
-    assert {"systems_uri", "ssl_ca_file", "password_script", "plug"} <= names
 
 
 @pytest.mark.redfish_sim
