@@ -21,8 +21,8 @@ LIBDIR = Path("/usr/lib/hakit-test/python")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def install_agents() -> Path:
-    """Install library and launchers into the live system; return the agent dir."""
+def run_installer(*args: str, python: str = SYSTEM_PYTHON) -> None:
+    """Run packaging/install.py (destdir /) for ``python`` with ``args``."""
     subprocess.run(
         [
             SYSTEM_PYTHON,
@@ -30,15 +30,19 @@ def install_agents() -> Path:
             "--destdir",
             "/",
             "--python",
-            SYSTEM_PYTHON,
-            "--libdir",
-            str(LIBDIR),
+            python,
+            *args,
         ],
         check=True,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
+
+
+def install_agents() -> Path:
+    """Install library and launchers into the live system; return the agent dir."""
+    run_installer("--libdir", str(LIBDIR))
     return AGENT_DIR
 
 
@@ -51,23 +55,8 @@ def install_redfish_agent(python: str) -> Path:
     editable-install ``.pth``: it imports hakit from :data:`LIBDIR`, where
     :func:`install_agents` (called first) copied it.
     """
-    subprocess.run(
-        [
-            SYSTEM_PYTHON,
-            str(ROOT / "packaging" / "install.py"),
-            "--destdir",
-            "/",
-            "--python",
-            python,
-            "--libdir",
-            str(LIBDIR),
-            "--only",
-            "fence_hakit_redfish",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    run_installer(
+        "--libdir", str(LIBDIR), "--only", "fence_hakit_redfish", python=python
     )
     return Path("/usr/sbin/fence_hakit_redfish")
 

@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SYSTEM_PYTHON = "/usr/bin/python3"
+from tests.lab.agents import SYSTEM_PYTHON, run_installer
 
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not Path(SYSTEM_PYTHON).exists():
-        pytest.skip("no system python3")
     stage = tmp_path_factory.mktemp("stage")
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "packaging" / "install.py"),
-            "--destdir",
-            "/",
-            "--python",
-            SYSTEM_PYTHON,
-            "--libdir",
-            str(stage / "lib"),
-            "--ocf-root",
-            str(stage / "ocf"),
-            "--bindir",
-            str(stage / "bin"),
-            "--sbindir",
-            str(stage / "sbin"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
+    run_installer(
+        *("--libdir", str(stage / "lib"), "--ocf-root", str(stage / "ocf")),
+        *("--bindir", str(stage / "bin"), "--sbindir", str(stage / "sbin")),
     )
     return stage
 
