@@ -11,11 +11,16 @@ fencer acts on ``stonith_admin`` requests with the lab's stonith-enabled=false.
 from __future__ import annotations
 
 import contextlib
+import os
+import shlex
 import subprocess
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
+
+from .ipmi import ADMIN_PASSWORD
 
 if TYPE_CHECKING:
     from .ipmi import IpmiSim
@@ -24,8 +29,8 @@ if TYPE_CHECKING:
 
 #: The node the devices fence: it is not in the cluster, so fencing it is safe.
 TARGET = "ctl2"
-#: Lab credentials come from a script run without a shell, never in the CIB.
-PASSWORD_SCRIPT = "/bin/echo adminpass"
+#: The credential file a device's password_script prints (see _password_script).
+PASSWORD_FILE = "fence-password"
 
 #: Topology: target -> its levels, index 1 first; each level is the value of
 #: ``devices`` (one id, or several comma-separated).
@@ -61,7 +66,7 @@ def ipmi_device(
             "ip": sim.address,
             "ipport": str(sim.port),
             "username": "admin",
-            "password_script": PASSWORD_SCRIPT,
+            "password_script": _password_script(sim.workdir, ADMIN_PASSWORD),
             "power_timeout": str(power_timeout),
             "pcmk_host_list": target,
             "pcmk_host_check": "static-list",
@@ -86,7 +91,7 @@ def redfish_device(
             "ip": emulator.host,
             "ipport": str(emulator.port),
             "username": emulator.username,
-            "password_script": PASSWORD_SCRIPT,
+            "password_script": _password_script(emulator.workdir, emulator.password),
             "ssl_ca_file": str(emulator.ca_file),
             "systems_uri": emulator.systems_uris[0],
             "power_timeout": str(power_timeout),
@@ -95,6 +100,19 @@ def redfish_device(
             "pcmk_host_check": "static-list",
         },
     )
+
+
+def _password_script(workdir: Path, password: str) -> str:
+    """Write ``password`` to a root-only file; return a password_script printing it.
+
+    The password is neither in the CIB nor on any process's argv: the agent
+    runs ``cat FILE`` without a shell (pacemaker-fenced runs it as root).
+    """
+    path = Path(workdir) / PASSWORD_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    return shlex.join(["/bin/cat", str(path)])
 
 
 def level_id(target: str, index: int) -> str:
