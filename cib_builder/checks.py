@@ -17,6 +17,8 @@ Codes:
                                                   on the node it fences
     HK303 stonith disabled                  HK304 even node count (warning)
     HK401 VIP not colocated with the HAProxy clone
+    Agents and parameters (HK5xx): :mod:`cib_builder.agents`; loads into a
+    live cluster (HK6xx): :mod:`cib_builder.merge`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from cib_builder.model import (
     Order,
     Primitive,
     Role,
+    hakit_id,
 )
 from ha_common.kinds import to_bool
 
@@ -48,16 +51,21 @@ _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding: stable code, severity, the object concerned and a message."""
+    """One finding: stable code, severity, the object concerned and a message.
+
+    ``field`` is the topology field the object comes from, when known.
+    """
 
     code: str
     severity: str
     subject: str
     message: str
+    field: str = ""
 
     def __str__(self) -> str:
-        """Render as ``HK201 error o-x: message``."""
-        return f"{self.code} {self.severity} {self.subject}: {self.message}"
+        """Render as ``HK201 error o-x: message`` (``o-x (field)`` with a field)."""
+        where = f"{self.subject} ({self.field})" if self.field else self.subject
+        return f"{self.code} {self.severity} {where}: {self.message}"
 
 
 def _ids(cib: Cib) -> list[tuple[str, str]]:
@@ -110,7 +118,7 @@ def check_references(cib: Cib) -> list[Problem]:
                 Problem(
                     "HK104",
                     ERROR,
-                    f"fl-{level.target}-{level.index}",
+                    level.id,
                     f"target {level.target!r} is not a node",
                 )
             )
@@ -121,7 +129,7 @@ def check_references(cib: Cib) -> list[Problem]:
                     Problem(
                         "HK104",
                         ERROR,
-                        f"fl-{level.target}-{level.index}",
+                        level.id,
                         f"{device!r} is not a stonith device",
                     )
                 )
@@ -262,7 +270,9 @@ def check_vips(cib: Cib) -> list[Problem]:
     """HK401: every VIP is colocated with the HAProxy clone."""
     vips = [p.id for p in cib.primitives() if p.agent.type == "IPaddr2"]
     haproxy = [
-        r.id for r in cib.resources if isinstance(r, Clone) and r.child.id == "haproxy"
+        r.id
+        for r in cib.resources
+        if isinstance(r, Clone) and r.child.id == hakit_id("haproxy")
     ]
     if not vips or not haproxy:
         return []
@@ -294,7 +304,11 @@ CHECKS = (
 
 def check(cib: Cib) -> list[Problem]:
     """Run every check; errors first, each group in model order."""
-    problems = [problem for func in CHECKS for problem in func(cib)]
+    return ordered([problem for func in CHECKS for problem in func(cib)])
+
+
+def ordered(problems: list[Problem]) -> list[Problem]:
+    """Errors first, otherwise in the order found."""
     return sorted(problems, key=lambda p: p.severity != ERROR)
 
 

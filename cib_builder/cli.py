@@ -7,61 +7,122 @@ tool failed.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import tempfile
+from dataclasses import asdict
+from typing import NoReturn
 
 import click
 
-from cib_builder import pacemaker, pipeline, render, topology
+from cib_builder import agents, checks, merge, pacemaker, pipeline, render, topology
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_TOOL = 4
 
 
-def _load(path: str) -> pipeline.Build:
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def _load(path: str, *, installed: bool = True) -> pipeline.Build:
+    """Build ``path`` and print every finding; ``installed`` adds HK505/HK506."""
     try:
         result = pipeline.build(path)
     except topology.TopologyError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_USAGE)
+        _fail(str(exc), EXIT_USAGE)
     for warning in result.topology.warnings:
         click.echo(f"{path}: warning: {warning}", err=True)
-    for problem in result.problems:
+    problems = list(result.problems)
+    if installed:
+        found = agents.check_installed(result.cib, pacemaker.agent_lookup)
+        problems = checks.ordered(problems + found)
+        result = pipeline.Build(
+            result.topology,
+            result.cib,
+            tuple(problems),
+            result.xml,
+            result.schema_errors,
+        )
+    for problem in problems:
         click.echo(str(problem), err=True)
     for error in result.schema_errors:
         click.echo(f"schema: {error}", err=True)
     return result
 
 
-def _patch(new: bytes, against: str | None) -> bytes:
-    """A crm_diff patch from ``against`` (a file, or the live CIB) to ``new``."""
-    with tempfile.TemporaryDirectory(prefix="hakit-cib-") as tmp:
-        new_path = os.path.join(tmp, "new.xml")
-        with open(new_path, "wb") as handle:
-            handle.write(new)
-        if against is None:
-            old_path = os.path.join(tmp, "live.xml")
-            live = subprocess.run(
-                ["cibadmin", "--query"], capture_output=True, timeout=60, check=False
-            )
-            if live.returncode != 0:
-                raise pacemaker.ToolError("cibadmin --query failed: is the cluster up?")
-            with open(old_path, "wb") as handle:
-                handle.write(live.stdout)
+def _live(cib_file: str | None) -> bytes:
+    """The CIB to merge into: ``cib_file``, or the running cluster's."""
+    if cib_file is None:
+        try:
+            return pacemaker.query_live()
+        except pacemaker.ToolError as exc:
+            _fail(str(exc), EXIT_TOOL)
+    with open(cib_file, "rb") as handle:
+        return handle.read()
+
+
+def _merge(result: pipeline.Build, live_text: bytes, prune: bool) -> merge.Merged:
+    """Merge the build into ``live_text``; print the problems; exit on errors."""
+    try:
+        live = merge.parse_live(live_text)
+    except merge.MergeError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    merged = merge.merge(live, render.render(result.cib), prune=prune)
+    for problem in merged.problems:
+        click.echo(str(problem), err=True)
+    if not merged.ok:
+        sys.exit(EXIT_PROBLEMS)
+    return merged
+
+
+def _new_errors(live_text: bytes, merged_text: bytes) -> list[str]:
+    """crm_verify errors of the merged CIB that the live one does not have."""
+    before = set(pacemaker.verify_errors(live_text))
+    return [e for e in pacemaker.verify_errors(merged_text) if e not in before]
+
+
+def _merged_output(
+    result: pipeline.Build, fmt: str, cib_file: str | None, prune: bool
+) -> bytes:
+    """The merged CIB (one epoch newer) or the patch to it; exit on problems."""
+    live_text = _live(cib_file)
+    merged = _merge(result, live_text, prune)
+    merged_text = render.serialize(merged.cib)
+    try:
+        errors = _new_errors(live_text, merged_text)
+        if fmt == "patch":
+            data = pacemaker.patch(live_text, merged_text)
         else:
-            old_path = against
-        diff = subprocess.run(
-            ["crm_diff", "--no-version", "--original", old_path, "--new", new_path],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    if diff.returncode not in (0, 1):  # 1 = there are differences
-        raise pacemaker.ToolError(f"crm_diff failed: {diff.stderr.decode().strip()}")
-    return diff.stdout
+            data = render.serialize(merge.next_epoch(merged.cib))
+    except pacemaker.ToolError as exc:
+        _fail(str(exc), EXIT_TOOL)
+    for error in errors:
+        click.echo(f"crm_verify: {error}", err=True)
+    if errors:
+        sys.exit(EXIT_PROBLEMS)
+    return data
+
+
+live_option = click.option(
+    "--live",
+    is_flag=True,
+    help="merge into the running cluster's CIB (cibadmin --query)",
+)
+cib_option = click.option(
+    "--cib",
+    "--against",
+    "cib_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="merge into this CIB file (a saved cibadmin --query) instead",
+)
+prune_option = click.option(
+    "--prune",
+    is_flag=True,
+    help="also remove resources, constraints, fencing levels and properties "
+    "that hakit did not generate (never nodes, status or the properties "
+    "Pacemaker maintains)",
+)
 
 
 @click.group()
@@ -75,28 +136,40 @@ def main() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["xml", "crm", "patch"]), default="xml"
 )
-@click.option(
-    "--against",
-    type=click.Path(exists=True, dir_okay=False),
-    help="CIB to diff against for --format patch (default: the live cluster)",
-)
-def build(
-    topology_file: str, output: str | None, fmt: str, against: str | None
+@live_option
+@cib_option
+@prune_option
+def build(  # noqa: PLR0913, PLR0917 - one parameter per option
+    topology_file: str,
+    output: str | None,
+    fmt: str,
+    live: bool,
+    cib_file: str | None,
+    prune: bool,
 ) -> None:
-    """Write the CIB for TOPOLOGY_FILE (a full CIB, crm syntax, or a patch)."""
+    """Write the CIB for TOPOLOGY_FILE.
+
+    Alone, the CIB for a new cluster (or for offline tools).  With --live or
+    --cib, the given CIB with hakit's configuration merged in: loadable into a
+    running cluster with any of the README's routes.  --format patch is the
+    crm_diff patch from the live (or given) CIB to that merge.
+    """
+    if live and cib_file:
+        _fail("--live and --cib exclude each other", EXIT_USAGE)
+    merging = live or cib_file is not None or fmt == "patch"
+    if fmt == "crm" and merging:
+        _fail("crm syntax is for a new cluster only: use --format xml", EXIT_USAGE)
+    if prune and not merging:
+        _fail("--prune needs a CIB to merge into: --live or --cib FILE", EXIT_USAGE)
     result = _load(topology_file)
     if not result.ok:
         sys.exit(EXIT_PROBLEMS)
-    if fmt == "xml":
-        data = result.xml
-    elif fmt == "crm":
+    if fmt == "crm":
         data = render.render_crm(result.cib).encode()
+    elif not merging:
+        data = result.xml
     else:
-        try:
-            data = _patch(result.xml, against)
-        except pacemaker.ToolError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(EXIT_TOOL)
+        data = _merged_output(result, fmt, cib_file, prune)
     if output:
         with open(output, "wb") as handle:
             handle.write(data)
@@ -107,13 +180,12 @@ def build(
 @main.command()
 @click.argument("topology_file", type=click.Path(exists=True, dir_okay=False))
 def check(topology_file: str) -> None:
-    """Check TOPOLOGY_FILE: lint codes, Pacemaker's schema and crm_verify."""
+    """Check TOPOLOGY_FILE: lint codes, agents, Pacemaker's schema and crm_verify."""
     result = _load(topology_file)
     try:
         verdict = pacemaker.verify(result.xml, [n.name for n in result.cib.nodes])
     except pacemaker.ToolError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_TOOL)
+        _fail(str(exc), EXIT_TOOL)
     for message in verdict.messages:
         click.echo(f"crm_verify: {message}", err=True)
     summary = (
@@ -121,11 +193,13 @@ def check(topology_file: str) -> None:
         f"{len(result.cib.constraints)} constraints, "
         f"{len(result.cib.fencing)} fencing levels"
     )
-    if result.ok and verdict.ok:
+    if result.ok and verdict.ok and not result.problems:
         click.echo(f"ok: {summary}; schema {result.cib.schema} valid; crm_verify clean")
         return
-    click.echo(f"problems found: {summary}", err=True)
-    sys.exit(EXIT_PROBLEMS)
+    if result.ok and verdict.ok:
+        click.echo(f"ok with warnings: {summary}")
+        return
+    _fail(f"problems found: {summary}", EXIT_PROBLEMS)
 
 
 @main.command()
@@ -139,12 +213,83 @@ def simulate(topology_file: str, fmt: str) -> None:
     try:
         report = pacemaker.simulate(result.cib, result.xml)
     except pacemaker.ToolError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_TOOL)
+        _fail(str(exc), EXIT_TOOL)
     if fmt == "json":
         click.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
         click.echo(pacemaker.format_text(report), nl=False)
+
+
+@main.command()
+@click.argument("topology_file", type=click.Path(exists=True, dir_okay=False))
+@live_option
+@cib_option
+@prune_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def diff(
+    topology_file: str, live: bool, cib_file: str | None, prune: bool, fmt: str
+) -> None:
+    """Show what loading TOPOLOGY_FILE would change, and what Pacemaker would do.
+
+    Compares with the running cluster (--live, the default) or a saved CIB
+    (--cib FILE); writes nothing.  The actions come from crm_simulate on that
+    CIB's status with the change applied; those that would happen anyway are
+    marked.
+    """
+    if live and cib_file:
+        _fail("--live and --cib exclude each other", EXIT_USAGE)
+    result = _load(topology_file)
+    if not result.ok:
+        sys.exit(EXIT_PROBLEMS)
+    live_text = _live(cib_file)
+    merged = _merge(result, live_text, prune)
+    merged_text = render.serialize(merged.cib)
+    try:
+        errors = _new_errors(live_text, merged_text)
+        before = pacemaker.transition(live_text)
+        after = pacemaker.transition(merged_text)
+    except pacemaker.ToolError as exc:
+        _fail(str(exc), EXIT_TOOL)
+    if fmt == "json":
+        report = {
+            "changes": [asdict(c) for c in merged.changes],
+            "problems": [asdict(p) for p in merged.problems],
+            "crm_verify": errors,
+            "fenced": list(after.fenced),
+            "actions": [
+                {**asdict(a), "anyway": a in before.actions} for a in after.actions
+            ],
+        }
+        click.echo(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        click.echo(_diff_text(merged, errors, before, after), nl=False)
+    if errors:
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _diff_text(
+    merged: merge.Merged,
+    errors: list[str],
+    before: pacemaker.Transition,
+    after: pacemaker.Transition,
+) -> str:
+    lines = []
+    if not merged.changes:
+        lines.append("no changes: the CIB already holds this configuration")
+    else:
+        lines.append(f"{len(merged.changes)} change(s):")
+        for change in merged.changes:
+            lines.append(f"  {change}")
+            lines.extend(f"      {detail}" for detail in change.details)
+    lines.extend(f"crm_verify: {error}" for error in errors)
+    lines.append("what Pacemaker would then do:")
+    fenced = [f"  fence {node}" for node in after.fenced]
+    actions = [
+        f"  {line}" + (" (happens anyway)" if anyway else "")
+        for line, anyway in pacemaker.summarize(after.actions, before.actions)
+    ]
+    lines.extend(fenced + actions or ["  nothing"])
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -44,6 +44,21 @@ class Kind(Enum):
 INFINITY = "INFINITY"
 MINUS_INFINITY = "-INFINITY"
 
+#: Every object hakit generates (resources, constraints, fencing levels and the
+#: defaults sets) has an id that starts with this: a load into a live cluster
+#: touches only these, and the operator's own objects stay as they are.
+OWNED_PREFIX = "hakit-"
+
+
+def owned(ident: str) -> bool:
+    """Tell whether the object with id ``ident`` is one hakit generates."""
+    return ident.startswith(OWNED_PREFIX)
+
+
+def hakit_id(name: str) -> str:
+    """The id hakit gives the object it calls ``name``: ``hakit-<name>``."""
+    return OWNED_PREFIX + name
+
 
 @dataclass(frozen=True)
 class AgentRef:
@@ -73,7 +88,13 @@ class Op:
 
 @dataclass(frozen=True)
 class Primitive:
-    """A primitive resource, or a stonith device (``agent.standard`` stonith)."""
+    """A primitive resource, or a stonith device (``agent.standard`` stonith).
+
+    ``origin`` is the topology field the resource comes from
+    (``services.galera``, ``nodes[2].bmc``); ``origins`` maps a parameter to
+    the field that set it, when that is not ``origin`` itself.  Both serve
+    messages only: they are not rendered.
+    """
 
     id: str
     agent: AgentRef
@@ -81,6 +102,12 @@ class Primitive:
     meta: Pairs = ()
     ops: tuple[Op, ...] = ()
     description: str = ""
+    origin: str = ""
+    origins: Pairs = ()
+
+    def origin_of(self, param: str) -> str:
+        """The topology field that set parameter ``param``."""
+        return dict(self.origins).get(param, self.origin)
 
 
 @dataclass(frozen=True)
@@ -153,6 +180,11 @@ class FencingLevel:
     target: str
     index: int
     devices: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        """The level's id: ``hakit-fl-<target>-<index>``."""
+        return hakit_id(f"fl-{self.target}-{self.index}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from cib_builder.model import Cib, Clone
+from cib_builder import agents
+from cib_builder.model import AgentRef, Cib, Clone
 
 #: A transition seldom needs more than two passes to settle; more means a loop.
 MAX_SETTLE_PASSES = 6
@@ -59,6 +60,64 @@ def _run(argv: Sequence[str], env: dict[str, str] | None = None) -> str:
             f"{argv[0]} failed ({done.returncode}): {' / '.join(detail[-3:])}"
         )
     return done.stdout
+
+
+#: Where OCF agents live, one directory per provider.
+OCF_ROOT = "/usr/lib/ocf/resource.d"
+#: Where unit files live, in systemd's order of precedence.
+SYSTEMD_UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+)
+#: Where ClusterLabs fence-agents installs its agents.
+FENCE_AGENT_DIR = "/usr/sbin"
+
+
+def _systemd_unit(name: str) -> agents.Found | agents.Missing:
+    unit = name if "." in name else f"{name}.service"
+    for folder in SYSTEMD_UNIT_DIRS:
+        if os.path.exists(os.path.join(folder, unit)):
+            return agents.Found(agents.Declaration(()))
+    return agents.Missing(f"no {unit} on this machine (install it on the controllers)")
+
+
+def _absent(agent: AgentRef) -> agents.Missing:
+    """Why crm_resource knows nothing of ``agent``: absent here, or nowhere."""
+    if agent.standard == "ocf" and agent.provider:
+        folder = os.path.join(OCF_ROOT, agent.provider)
+        if os.path.isdir(folder):
+            return agents.Missing(
+                f"the {agent.provider} agents installed here have no {agent.type}",
+                known=True,
+            )
+        return agents.Missing(f"provider {agent.provider} is not installed here")
+    if agent.standard == "stonith":
+        return agents.Missing(f"no {agent.type} in {FENCE_AGENT_DIR} here")
+    return agents.Missing("Pacemaker here does not know it")
+
+
+def agent_lookup(agent: AgentRef) -> agents.Found | agents.Missing:
+    """What the building machine knows of ``agent`` (for :mod:`cib_builder.agents`).
+
+    systemd units are looked for on disk: without systemd running (a build
+    host, a container) Pacemaker cannot ask systemd about them.  Everything
+    else through ``crm_resource --show-metadata``.
+    """
+    if agent.standard == "systemd":
+        return _systemd_unit(agent.type)
+    try:
+        done = _spawn(["crm_resource", "--show-metadata", str(agent)])
+    except ToolError:
+        return agents.Missing("crm_resource is not installed (pacemaker-cli-utils)")
+    if done.returncode != 0:
+        return _absent(agent)
+    try:
+        return agents.Found(agents.parse_metadata(done.stdout))
+    except ValueError as exc:
+        return agents.Missing(f"its meta-data is unusable: {exc}")
 
 
 @dataclass(frozen=True)
@@ -149,6 +208,34 @@ class Report:
         return asdict(self)
 
 
+def summarize(
+    actions: Sequence[Action], anyway: Sequence[Action] = ()
+) -> list[tuple[str, bool]]:
+    """Actions as lines, one per action and resource with its nodes.
+
+    ``start hakit-keystone on ctl1, ctl2 (blocked: unrunnable hakit-galera
+    promote)``; each line says whether every action in it is also in
+    ``anyway`` (what would happen without the change).
+    """
+    groups: dict[tuple[str, str, str, str, bool], list[Action]] = {}
+    for act in actions:
+        reason = " ".join(_base_id(word) for word in act.reason.split())
+        if act.source or act.dest:
+            where = f"{act.source} -> {act.dest}"
+            key = (act.action, act.resource, where, reason, act.blocked)
+        else:
+            key = (act.action, act.resource, "", reason, act.blocked)
+        groups.setdefault(key, []).append(act)
+    lines = []
+    for (verb, rsc, moved, reason, blocked), members in groups.items():
+        where = moved or "on " + ", ".join(sorted({a.node for a in members}))
+        text = f"{verb} {rsc} {where}"
+        if blocked or reason:
+            text += f" ({'blocked: ' if blocked else ''}{reason})".replace(": )", ")")
+        lines.append((text, all(a in anyway for a in members)))
+    return lines
+
+
 def _base_id(rsc_id: str) -> str:
     return rsc_id.split(":", 1)[0]
 
@@ -221,12 +308,13 @@ def _survivors(
 
 
 def _simulate(
-    xml_file: str, save: str, failed: Sequence[str] = (), quorate: bool = True
+    xml_file: str, save: str, failed: Sequence[str] = (), quorate: bool | None = True
 ) -> ET.Element:
     """Run one transition; a transition that cannot complete is a result too.
 
     Without quorum crm_simulate exits 1 with "Transition failed: terminated"
     (fencing and recovery are blocked): the XML still says what happened.
+    ``quorate=None`` keeps the quorum the CIB's status records.
     """
     argv = [
         "crm_simulate",
@@ -236,9 +324,9 @@ def _simulate(
         "--output-as=xml",
         "--save-output",
         save,
-        "--quorum",
-        "1" if quorate else "0",
     ]
+    if quorate is not None:
+        argv += ["--quorum", "1" if quorate else "0"]
     for node in failed:
         argv += ["--node-fail", node]
     done = _spawn(argv)
@@ -380,3 +468,70 @@ def format_text(report: Report) -> str:
         if scenario.stopped:
             lines.append(f"   not running: {', '.join(scenario.stopped)}")
     return "\n".join(lines) + "\n"
+
+
+# -- a live cluster ------------------------------------------------------------
+
+
+def query_live() -> bytes:
+    """The running cluster's whole CIB (``cibadmin --query``).
+
+    Raises:
+        ToolError: cibadmin is missing or cannot reach the cluster.
+    """
+    done = _spawn(["cibadmin", "--query"])
+    if done.returncode != 0:
+        detail = (done.stderr or done.stdout).strip() or f"rc {done.returncode}"
+        raise ToolError(f"cibadmin --query failed: {detail} (is the cluster up?)")
+    return done.stdout.encode()
+
+
+def patch(old: bytes, new: bytes) -> bytes:
+    """The ``crm_diff`` patch from ``old`` to ``new``; empty when they agree.
+
+    ``--no-version``: the patch applies to whatever epoch the cluster is at
+    (``cibadmin --patch`` bumps it).
+    """
+    with tempfile.TemporaryDirectory(prefix="hakit-diff-") as tmp:
+        paths = []
+        for name, data in (("old.xml", old), ("new.xml", new)):
+            paths.append(os.path.join(tmp, name))
+            with open(paths[-1], "wb") as handle:
+                handle.write(data)
+        done = _spawn(
+            ["crm_diff", "--no-version", "--original", paths[0], "--new", paths[1]]
+        )
+    if done.returncode == 0:  # no differences
+        return b""
+    if done.returncode != 1:  # 1 = there are differences
+        raise ToolError(f"crm_diff failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout.encode()
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What Pacemaker would do next with a CIB, status included."""
+
+    fenced: tuple[str, ...]
+    actions: tuple[Action, ...]
+
+
+def transition(xml: bytes) -> Transition:
+    """The next transition for ``xml`` (its status as it is), by crm_simulate."""
+    with tempfile.TemporaryDirectory(prefix="hakit-transition-") as tmp:
+        path = os.path.join(tmp, "cib.xml")
+        with open(path, "wb") as handle:
+            handle.write(xml)
+        root = _simulate(path, os.path.join(tmp, "out.xml"), quorate=None)
+    fenced, actions = _parse_actions(root)
+    return Transition(tuple(fenced), tuple(actions))
+
+
+def verify_errors(xml: bytes) -> list[str]:
+    """crm_verify's errors for a whole CIB (status included)."""
+    with tempfile.TemporaryDirectory(prefix="hakit-verify-") as tmp:
+        path = os.path.join(tmp, "cib.xml")
+        with open(path, "wb") as handle:
+            handle.write(xml)
+        _, messages = _crm_verify(path)
+    return [m for m in messages if "error" in m.lower()]

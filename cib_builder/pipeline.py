@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from cib_builder import checks, recipes, render, schema, topology
+from cib_builder import agents, checks, recipes, render, schema, topology
 from cib_builder.model import Cib
 
 
@@ -33,7 +33,7 @@ def build(path: str | os.PathLike[str]) -> Build:
     """
     topo = topology.load(path)
     cib = recipes.build(topo)
-    problems = tuple(checks.check(cib))
+    problems = tuple(checks.ordered(checks.check(cib) + agents.check_declared(cib)))
     try:
         tree = render.render(cib)
     except render.RenderError as exc:

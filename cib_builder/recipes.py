@@ -29,6 +29,7 @@ from cib_builder.model import (
     Resource,
     ResourceSet,
     Role,
+    hakit_id,
 )
 from cib_builder.topology import Bmc, NodeSpec, Override, Topology
 from ocf_agents.openstack.services import API, SERVICES, Service
@@ -93,6 +94,15 @@ def _params(
     return tuple(values.items())
 
 
+def _override_origins(
+    name: str, override: Override | None
+) -> tuple[tuple[str, str], ...]:
+    """Parameter -> topology field, for the parameters an override sets."""
+    if override is None:
+        return ()
+    return tuple((key, f"overrides.{name}.params.{key}") for key, _ in override.params)
+
+
 # -- fencing -----------------------------------------------------------------
 
 
@@ -104,39 +114,46 @@ def _password_script(bmc: Bmc) -> str:
 
 
 def _fence_device(
-    device_id: str, node: NodeSpec, bmc: Bmc, topology: Topology
+    device_id: str, node: NodeSpec, bmc: Bmc, topology: Topology, origin: str
 ) -> Primitive:
-    params: list[tuple[str, str]] = [
-        ("ip", bmc.address),
-        ("ipport", str(bmc.port)),
-        ("username", bmc.username),
-        ("password_script", _password_script(bmc)),
+    # fence option -> (value, the BMC key it comes from)
+    params: list[tuple[str, str, str]] = [
+        ("ip", bmc.address, "address"),
+        ("ipport", str(bmc.port), "port"),
+        ("username", bmc.username, "username"),
+        (
+            "password_script",
+            _password_script(bmc),
+            "password_script" if bmc.password_script else "password_file",
+        ),
     ]
     if bmc.type == "ipmi":
         agent = "fence_hakit_ipmi"
-        params.append(("lanplus", "1" if bmc.lanplus else "0"))
+        params.append(("lanplus", "1" if bmc.lanplus else "0", "lanplus"))
         if bmc.cipher is not None:
-            params.append(("cipher", str(bmc.cipher)))
-        params.append(("privlvl", bmc.privlvl))
+            params.append(("cipher", str(bmc.cipher), "cipher"))
+        params.append(("privlvl", bmc.privlvl, "privlvl"))
     else:
         agent = "fence_hakit_redfish"
         if bmc.systems_uri:
-            params.append(("systems_uri", bmc.systems_uri))
+            params.append(("systems_uri", bmc.systems_uri, "systems_uri"))
         if bmc.ssl_insecure:
-            params.append(("ssl_insecure", "1"))
+            params.append(("ssl_insecure", "1", "ssl_insecure"))
         if bmc.ssl_ca_file:
-            params.append(("ssl_ca_file", bmc.ssl_ca_file))
-    params.append(("pcmk_host_list", node.name))
-    params.append(("pcmk_host_check", "static-list"))
+            params.append(("ssl_ca_file", bmc.ssl_ca_file, "ssl_ca_file"))
+    params.append(("pcmk_host_list", node.name, ""))
+    params.append(("pcmk_host_check", "static-list", ""))
     if topology.allow_two_node and len(topology.nodes) == 2 and topology.fencing_delay:
         # A random delay keeps the two nodes from fencing each other at once.
-        params.append(("pcmk_delay_max", f"{topology.fencing_delay}s"))
+        params.append(("pcmk_delay_max", f"{topology.fencing_delay}s", ""))
     return Primitive(
         id=device_id,
         agent=AgentRef("stonith", agent),
-        params=tuple(params),
+        params=tuple((name, value) for name, value, _ in params),
         ops=(Op("monitor", 60, 20),),
         description=f"fencing of {node.name} through its {bmc.type} BMC",
+        origin=origin,
+        origins=tuple((name, f"{origin}.{key}") for name, _, key in params if key),
     )
 
 
@@ -146,15 +163,21 @@ def _fencing(
     devices: list[Resource] = []
     constraints: list[Constraint] = []
     levels: list[FencingLevel] = []
-    for node in topology.nodes:
-        for index, bmc in enumerate((node.bmc, node.fallback_bmc), start=1):
+    for position, node in enumerate(topology.nodes):
+        bmcs = ((node.bmc, "bmc"), (node.fallback_bmc, "fallback_bmc"))
+        for index, (bmc, key) in enumerate(bmcs, start=1):
             if bmc is None:
                 continue
-            device_id = f"fence-{node.name}" + ("" if index == 1 else f"-{index}")
-            devices.append(_fence_device(device_id, node, bmc, topology))
+            name = f"fence-{node.name}" + ("" if index == 1 else f"-{index}")
+            device_id = hakit_id(name)
+            origin = f"nodes[{position}].{key}"
+            devices.append(_fence_device(device_id, node, bmc, topology, origin))
             constraints.append(
                 Location(
-                    f"l-{device_id}-avoid-self", device_id, node.name, MINUS_INFINITY
+                    hakit_id(f"l-{name}-avoid-self"),
+                    device_id,
+                    node.name,
+                    MINUS_INFINITY,
                 )
             )
             levels.append(FencingLevel(node.name, index, (device_id,)))
@@ -170,30 +193,38 @@ def _override(topology: Topology, name: str) -> Override | None:
 
 def _vips(topology: Topology) -> list[Primitive]:
     vips = []
-    for vip in topology.vips:
+    for position, vip in enumerate(topology.vips):
+        origin = f"vips[{position}]"
         params = [("ip", vip.address), ("cidr_netmask", str(vip.prefix))]
         if vip.nic:
             params.append(("nic", vip.nic))
         vips.append(
             Primitive(
-                id=f"vip-{vip.name}",
+                id=hakit_id(f"vip-{vip.name}"),
                 agent=AgentRef("ocf", "IPaddr2", provider="heartbeat"),
                 params=tuple(params),
                 ops=_ops(None, start=20, stop=20, monitor=10),
                 description=f"{vip.name} virtual IP, in front of HAProxy",
+                origin=origin,
+                origins=(
+                    ("ip", f"{origin}.address"),
+                    ("cidr_netmask", f"{origin}.prefix"),
+                    ("nic", f"{origin}.nic"),
+                ),
             )
         )
     return vips
 
 
-def _simple_clone(
-    rsc_id: str, agent: AgentRef, override: Override | None, **params: str
-) -> Clone:
+def _simple_clone(name: str, agent: AgentRef, override: Override | None) -> Clone:
+    rsc_id = hakit_id(name)
     child = Primitive(
         id=rsc_id,
         agent=agent,
-        params=_params(params.items(), override),
+        params=_params((), override),
         ops=_ops(override, start=60, stop=60, monitor=10),
+        origin=f"services.{name}",
+        origins=_override_origins(name, override),
     )
     return Clone(f"{rsc_id}-clone", child, _clone_meta(override, interleave="true"))
 
@@ -201,10 +232,9 @@ def _simple_clone(
 def _haproxy(topology: Topology) -> Clone:
     override = _override(topology, "haproxy")
     if topology.haproxy == "ocf":
-        agent = AgentRef("ocf", "haproxy", provider="heartbeat")
-        return _simple_clone(
-            "haproxy", agent, override, conffile="/etc/haproxy/haproxy.cfg"
-        )
+        # The agent is hakit's own (resource-agents 4.12 ships none); the
+        # agent checks refuse it while hakit does not ship it yet.
+        return _simple_clone("haproxy", _hakit("haproxy"), override)
     return _simple_clone("haproxy", AgentRef("systemd", "haproxy"), override)
 
 
@@ -217,7 +247,7 @@ def _galera(topology: Topology) -> Clone:
         min(count, override.clone_max) if override and override.clone_max else count
     )
     child = Primitive(
-        id="galera",
+        id=hakit_id("galera"),
         agent=_hakit("galera"),
         params=_params(
             (
@@ -239,6 +269,12 @@ def _galera(topology: Topology) -> Clone:
             ),
         ),
         description="MariaDB Galera member: promoted = synced in the primary component",
+        origin="services.galera",
+        origins=(
+            ("wsrep_cluster_address", "services.galera.cluster_address"),
+            ("cluster_host_map", "nodes"),
+            *_override_origins("galera", override),
+        ),
     )
     meta = _clone_meta(
         override,
@@ -253,13 +289,13 @@ def _galera(topology: Topology) -> Clone:
             "notify": "true",
         },
     )
-    return Clone("galera-clone", child, meta, promotable=True)
+    return Clone(hakit_id("galera-clone"), child, meta, promotable=True)
 
 
 def _rabbitmq(topology: Topology) -> Clone:
     override = _override(topology, "rabbitmq")
     child = Primitive(
-        id="rabbitmq",
+        id=hakit_id("rabbitmq"),
         agent=_hakit("rabbitmq"),
         params=_params((), override),
         ops=_ops(
@@ -271,15 +307,17 @@ def _rabbitmq(topology: Topology) -> Clone:
             extra=(Op("notify", 0, 20), Op("monitor", 10, 40)),
         ),
         description="RabbitMQ cluster member",
+        origin="services.rabbitmq",
+        origins=_override_origins("rabbitmq", override),
     )
     meta = _clone_meta(override, notify="true", ordered="true", interleave="true")
-    return Clone("rabbitmq-clone", child, meta)
+    return Clone(hakit_id("rabbitmq-clone"), child, meta)
 
 
 def _opendaylight(topology: Topology) -> Clone:
     override = _override(topology, "opendaylight")
     child = Primitive(
-        id="opendaylight",
+        id=hakit_id("opendaylight"),
         agent=_hakit("opendaylight"),
         params=_params((), override),
         ops=_ops(
@@ -290,14 +328,17 @@ def _opendaylight(topology: Topology) -> Clone:
             monitor_timeout=30,
         ),
         description="OpenDaylight controller (Karaf), clustered",
+        origin="services.opendaylight",
+        origins=_override_origins("opendaylight", override),
     )
-    return Clone("opendaylight-clone", child, _clone_meta(override, interleave="true"))
+    meta = _clone_meta(override, interleave="true")
+    return Clone(hakit_id("opendaylight-clone"), child, meta)
 
 
-def _openstack(topology: Topology, svc: Service) -> Resource:
+def _openstack(topology: Topology, svc: Service, position: int) -> Resource:
     override = _override(topology, svc.name)
     child = Primitive(
-        id=svc.name,
+        id=hakit_id(svc.name),
         agent=_hakit(svc.name),
         params=_params((), override),
         ops=_ops(
@@ -307,10 +348,13 @@ def _openstack(topology: Topology, svc: Service) -> Resource:
             monitor=10,
         ),
         description=svc.summary,
+        origin=f"services.openstack.enable[{position}]",
+        origins=_override_origins(svc.name, override),
     )
     if svc.name in ACTIVE_PASSIVE:
         return child
-    return Clone(f"{svc.name}-clone", child, _clone_meta(override, interleave="true"))
+    meta = _clone_meta(override, interleave="true")
+    return Clone(f"{child.id}-clone", child, meta)
 
 
 # -- constraints -------------------------------------------------------------
@@ -334,21 +378,21 @@ def _orders(
     if galera is not None and tiers:
         orders.append(
             Order(
-                "o-galera-before-openstack",
+                hakit_id("o-galera-before-openstack"),
                 (ResourceSet((galera.id,), action=Action.PROMOTE), *tiers),
             )
         )
     if rabbitmq is not None and rest:
         orders.append(
             Order(
-                "o-rabbitmq-before-openstack",
+                hakit_id("o-rabbitmq-before-openstack"),
                 (ResourceSet((rabbitmq.id,)), ResourceSet(rest, sequential=False)),
             )
         )
     if memcached is not None and keystone is not None:
         orders.append(
             Order(
-                "o-memcached-before-keystone",
+                hakit_id("o-memcached-before-keystone"),
                 (ResourceSet((memcached.id,)), ResourceSet((keystone.id,))),
             )
         )
@@ -358,7 +402,7 @@ def _orders(
     if odl is not None and neutron:
         orders.append(
             Order(
-                "o-opendaylight-before-neutron",
+                hakit_id("o-opendaylight-before-neutron"),
                 (ResourceSet((odl.id,)), ResourceSet(neutron, sequential=False)),
             )
         )
@@ -371,9 +415,11 @@ def _vip_constraints(vips: list[Primitive], haproxy: Clone | None) -> list[Const
     vip_set = ResourceSet(tuple(v.id for v in vips), sequential=False)
     return [
         # Sets colocate each earlier set with the later one: VIPs follow HAProxy.
-        Colocation("c-vips-with-haproxy", (vip_set, ResourceSet((haproxy.id,)))),
+        Colocation(
+            hakit_id("c-vips-with-haproxy"), (vip_set, ResourceSet((haproxy.id,)))
+        ),
         Order(
-            "o-vips-before-haproxy",
+            hakit_id("o-vips-before-haproxy"),
             (vip_set, ResourceSet((haproxy.id,))),
             kind=Kind.OPTIONAL,
         ),
@@ -405,7 +451,10 @@ def build(topology: Topology) -> Cib:
         if rsc is not None:
             resources.append(rsc)
     table = {svc.name: svc for svc in SERVICES}
-    openstack = {name: _openstack(topology, table[name]) for name in topology.openstack}
+    openstack = {
+        name: _openstack(topology, table[name], position)
+        for position, name in enumerate(topology.openstack)
+    }
     resources.extend(openstack.values())
 
     constraints.extend(_vip_constraints(vips, haproxy))

@@ -13,9 +13,14 @@ Id scheme (``p`` is a resource id, ``o`` an operation id, ``c`` a constraint id)
 - ``o = p-<op>-interval-<n>s``, plus ``-role-<Role>`` when the op names a role;
   ``o-instance_attributes-OCF_CHECK_LEVEL`` carries the op's ``depth``;
 - ``c-set-<n>``: the n-th resource set of a constraint, counted from 1;
-- ``fl-<target>-<index>``: fencing levels;
-- ``cib-bootstrap-options-<name>``, ``rsc_defaults-meta_attributes-<name>`` and
-  ``op_defaults-meta_attributes-<name>``: cluster options and defaults.
+- ``hakit-fl-<target>-<index>``: fencing levels;
+- ``cib-bootstrap-options-<name>``: cluster options, in Pacemaker's own set
+  (the one ``crm_attribute`` and ``pcs property`` write, which Pacemaker reads
+  first);
+- ``hakit-rsc_defaults-<name>`` and ``hakit-op_defaults-<name>``: defaults.
+
+Top-level ids the model gives start with ``hakit-`` (see
+:data:`cib_builder.model.OWNED_PREFIX`); the ids made here follow suit.
 """
 
 from __future__ import annotations
@@ -37,11 +42,12 @@ from cib_builder.model import (
     Pairs,
     Primitive,
     ResourceSet,
+    hakit_id,
 )
 
 BOOTSTRAP_ID = "cib-bootstrap-options"
-RSC_DEFAULTS_ID = "rsc_defaults-meta_attributes"
-OP_DEFAULTS_ID = "op_defaults-meta_attributes"
+RSC_DEFAULTS_ID = hakit_id("rsc_defaults")
+OP_DEFAULTS_ID = hakit_id("op_defaults")
 CHECK_LEVEL = "OCF_CHECK_LEVEL"
 
 _CONTINUE = " \\\n\t"
@@ -144,11 +150,14 @@ def clone_meta(clone: Clone) -> Pairs:
 
 
 def _clone(parent: etree._Element, clone: Clone) -> None:
+    # Meta attributes first, as crmsh stores a clone: a CIB loaded with
+    # `crm configure load` then equals the rendered one, and a patch built
+    # against it is empty when nothing changed.
     elem = _element(parent, "clone", {"id": clone.id})
-    _primitive(elem, clone.child)
     meta = clone_meta(clone)
     if meta:
         _nvset(elem, "meta_attributes", f"{clone.id}-meta_attributes", meta)
+    _primitive(elem, clone.child)
 
 
 def _resource_set(parent: etree._Element, set_id: str, rset: ResourceSet) -> None:
@@ -180,8 +189,8 @@ def _constraint(parent: etree._Element, con: Constraint) -> None:
 
 
 def fencing_level_id(level: FencingLevel) -> str:
-    """Id of a fencing level: ``fl-<target>-<index>``."""
-    return f"fl-{level.target}-{level.index}"
+    """Id of a fencing level: ``hakit-fl-<target>-<index>``."""
+    return level.id
 
 
 def render(cib: Cib) -> etree._Element:

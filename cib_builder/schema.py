@@ -32,7 +32,7 @@ class SchemaNotFoundError(SchemaError):
     """The schema a document names is not installed (or is no schema name)."""
 
 
-def _version(name: str) -> tuple[float, ...]:
+def version_key(name: str) -> tuple[float, ...]:
     """Sort key: numeric version, ``pacemaker-next`` last."""
     tail = name.split("-", 1)[1]
     if tail == "next":
@@ -44,7 +44,7 @@ def available_schemas(schema_dir: Path | None = None) -> list[str]:
     """Names of the installed schemas, oldest first (``pacemaker-next`` last)."""
     folder = schema_dir or SCHEMA_DIR
     names = [path.stem for path in folder.glob("pacemaker-*.rng")]
-    return sorted((name for name in names if _NAME.match(name)), key=_version)
+    return sorted((name for name in names if _NAME.match(name)), key=version_key)
 
 
 @functools.cache

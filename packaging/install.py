@@ -23,11 +23,6 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGES = ("ha_common", "ocf_agents", "fence_agents", "cib_builder")
 PROVIDER = "hakit"
-#: Fence agent -> module with main(); pacemaker-fenced runs only /usr/sbin/fence_*.
-FENCE_AGENTS = {
-    "fence_hakit_ipmi": "fence_agents.ipmi",
-    "fence_hakit_redfish": "fence_agents.redfish",
-}
 
 
 def default_libdir(python: str) -> str:
@@ -101,7 +96,9 @@ def fence_launcher(
     ]
     if extra_path:
         lines.append(f"sys.path.insert(0, {extra_path!r})")
-    lines.append(f"from {FENCE_AGENTS[name]} import main")
+    from fence_agents import registry  # noqa: PLC0415 - ROOT is on sys.path by now
+
+    lines.append(f"from {registry.module(name)} import main")
     lines.append("main()")
     return "\n".join(lines) + "\n"
 
@@ -155,6 +152,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, ROOT)
+    from fence_agents import registry as fence_registry  # noqa: PLC0415
     from ocf_agents._runtime import registry  # noqa: PLC0415
 
     libdir = args.libdir or default_libdir(args.python)
@@ -166,7 +164,7 @@ def main() -> int:
         return os.path.join(destdir, path.lstrip("/"))
 
     if args.only:
-        if args.only not in FENCE_AGENTS:
+        if not fence_registry.exists(args.only):
             parser.error(f"unknown fence agent {args.only}")
         path = under(os.path.join(args.sbindir, args.only))
         write(
@@ -187,7 +185,7 @@ def main() -> int:
             0o755,
         )
     print(f"installed {len(registry.names())} OCF agents in {agent_dir}")
-    for fence in FENCE_AGENTS:
+    for fence in fence_registry.names():
         path = under(os.path.join(args.sbindir, fence))
         write(path, fence_launcher(args.python, fence, extra_path, sites), 0o755)
         print(f"installed {path}")

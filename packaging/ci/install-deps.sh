@@ -13,7 +13,7 @@ DEB_PACKAGES=(
   pacemaker pacemaker-cli-utils corosync crmsh pcs resource-agents fence-agents
   libxml2-utils iproute2 util-linux procps psmisc curl openssl ca-certificates
   python3 python3-venv python3-psutil python3-lxml python3-click python3-pyghmi
-  rabbitmq-server hyperfine make openipmi ipmitool
+  rabbitmq-server hyperfine make openipmi ipmitool haproxy memcached
   mariadb-server mariadb-client galera-4 rsync socat
 )
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.pacemaker
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "opnfv-3-controllers.toml"
 NODES = ("ctl1", "ctl2", "ctl3")
-VIPS = ("vip-public", "vip-internal", "vip-admin")
+VIPS = ("hakit-vip-public", "hakit-vip-internal", "hakit-vip-admin")
 #: The tools ``cib_builder.pacemaker`` runs, on the PATH it runs them with.
 TOOLS = ("crm_verify", "crm_simulate", "crm_attribute")
 TOOL_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
@@ -78,7 +78,7 @@ def clone_children(cib: Cib) -> list[str]:
 
 
 def assert_vips_follow_haproxy(placement: dict[str, list[str]]) -> None:
-    haproxy = set(hosts(placement["haproxy"]))
+    haproxy = set(hosts(placement["hakit-haproxy"]))
     for vip in VIPS:
         assert len(placement[vip]) == 1, (vip, placement[vip])
         assert hosts(placement[vip])[0] in haproxy, vip
@@ -135,13 +135,13 @@ def test_steady_state_clones_run_on_every_node(built, report):
 
 
 def test_steady_state_galera_is_promoted_everywhere(report):
-    assert scenario(report).placement["galera"] == [
+    assert scenario(report).placement["hakit-galera"] == [
         f"{node} (Promoted)" for node in NODES
     ]
 
 
 def test_steady_state_cinder_volume_runs_once(report):
-    assert len(scenario(report).placement["cinder-volume"]) == 1
+    assert len(scenario(report).placement["hakit-cinder-volume"]) == 1
 
 
 def test_steady_state_vips_each_run_once_beside_haproxy(report):
@@ -151,7 +151,7 @@ def test_steady_state_vips_each_run_once_beside_haproxy(report):
 def test_steady_state_no_fence_device_runs_on_its_target(report):
     placement = scenario(report).placement
     for node in NODES:
-        assert node not in hosts(placement[f"fence-{node}"])
+        assert node not in hosts(placement[f"hakit-fence-{node}"])
 
 
 # -- crm_simulate: one node fails ---------------------------------------------------
@@ -202,8 +202,8 @@ def test_one_failed_node_leaves_everything_running_elsewhere(built, report, node
         assert where, rsc
         assert node not in hosts(where), rsc
     survivors = [n for n in NODES if n != node]
-    assert failed.placement["galera"] == [f"{n} (Promoted)" for n in survivors]
-    assert len(failed.placement["cinder-volume"]) == 1
+    assert failed.placement["hakit-galera"] == [f"{n} (Promoted)" for n in survivors]
+    assert len(failed.placement["hakit-cinder-volume"]) == 1
     assert_vips_follow_haproxy(failed.placement)
     for child in clone_children(built.cib):
         assert sorted(hosts(failed.placement[child])) == survivors, child
@@ -441,4 +441,4 @@ def test_build_patch_against_a_given_cib(tmp_path):
         check=False,
     )
     assert applied.returncode == 0, applied.stderr
-    assert "galera-clone" in empty.read_text()
+    assert "hakit-galera-clone" in empty.read_text()

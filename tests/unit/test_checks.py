@@ -28,7 +28,7 @@ from cib_builder.model import (
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "opnfv-3-controllers.toml"
-VIPS = ("vip-public", "vip-internal", "vip-admin")
+VIPS = ("hakit-vip-public", "hakit-vip-internal", "hakit-vip-admin")
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_a_two_node_model_only_warns_about_the_even_count():
 
 @pytest.mark.parametrize("bad", ["1starts-with-digit", "has space", "colon:id", ""])
 def test_hk101_constraint_id_that_is_no_xml_id(cib, bad):
-    broken = with_constraint(cib, "l-fence-ctl1-avoid-self", id=bad)
+    broken = with_constraint(cib, "hakit-l-fence-ctl1-avoid-self", id=bad)
     assert codes(broken) == ["HK101"]
 
 
@@ -152,8 +152,8 @@ def test_hk101_resource_id_that_is_no_xml_id(cib):
     # A stonith device is referenced only by id from its fencing level and its
     # location, so rename all three: one id, spelled wrong everywhere.
     bad = "fence ctl1"
-    broken = with_resource(cib, "fence-ctl1", id=bad)
-    broken = with_constraint(broken, "l-fence-ctl1-avoid-self", rsc=bad)
+    broken = with_resource(cib, "hakit-fence-ctl1", id=bad)
+    broken = with_constraint(broken, "hakit-l-fence-ctl1-avoid-self", rsc=bad)
     levels = tuple(
         dataclasses.replace(lv, devices=(bad,)) if lv.target == "ctl1" else lv
         for lv in broken.fencing
@@ -164,45 +164,47 @@ def test_hk101_resource_id_that_is_no_xml_id(cib):
 
 def test_hk102_constraint_id_used_twice(cib):
     broken = with_constraint(
-        cib, "l-fence-ctl2-avoid-self", id="l-fence-ctl1-avoid-self"
+        cib, "hakit-l-fence-ctl2-avoid-self", id="hakit-l-fence-ctl1-avoid-self"
     )
     assert codes(broken) == ["HK102"]
 
 
 def test_hk102_constraint_id_equal_to_a_resource_id(cib):
-    broken = with_constraint(cib, "o-memcached-before-keystone", id="memcached-clone")
+    broken = with_constraint(
+        cib, "hakit-o-memcached-before-keystone", id="hakit-memcached-clone"
+    )
     assert codes(broken) == ["HK102"]
 
 
 def test_hk102_clone_and_child_with_the_same_id(cib):
-    broken = with_resource(cib, "heat-engine-clone", id="heat-engine")
-    # The orders after galera and rabbitmq still name heat-engine-clone.
-    assert codes(broken) == ["HK102", "HK103", "HK103"]
+    broken = with_resource(cib, "hakit-heat-engine-clone", id="hakit-heat-engine")
+    # The order after galera still names hakit-heat-engine-clone.
+    assert codes(broken) == ["HK102", "HK103"]
 
 
 def test_hk103_order_naming_an_unknown_resource(cib):
-    sets = (ResourceSet(("memcached-clone",)), ResourceSet(("keystone-cloned",)))
-    broken = with_constraint(cib, "o-memcached-before-keystone", sets=sets)
+    sets = (ResourceSet(("hakit-memcached-clone",)), ResourceSet(("keystone-cloned",)))
+    broken = with_constraint(cib, "hakit-o-memcached-before-keystone", sets=sets)
     assert codes(broken) == ["HK103"]
 
 
 def test_hk103_colocation_naming_an_unknown_resource(cib):
-    con = constraint(cib, "c-vips-with-haproxy")
+    con = constraint(cib, "hakit-c-vips-with-haproxy")
     sets = (con.sets[0], ResourceSet(("haproxy-clon",)))
-    broken = with_constraint(cib, "c-vips-with-haproxy", sets=sets)
+    broken = with_constraint(cib, "hakit-c-vips-with-haproxy", sets=sets)
     # The VIPs are then colocated with nothing HAProxy is in: HK401 as well.
     assert codes(broken) == ["HK103"] + ["HK401"] * len(VIPS)
 
 
 def test_hk103_location_on_an_unknown_node(cib):
-    extra = Location("l-vip-public-prefers-ctl9", "vip-public", "ctl9", "100")
+    extra = Location("l-vip-public-prefers-ctl9", "hakit-vip-public", "ctl9", "100")
     broken = dataclasses.replace(cib, constraints=(*cib.constraints, extra))
     assert codes(broken) == ["HK103"]
 
 
 def test_hk104_fencing_level_naming_an_unknown_device(cib):
     levels = (
-        FencingLevel("ctl1", 1, ("fence-ctl9",)),
+        FencingLevel("ctl1", 1, ("hakit-fence-ctl9",)),
         *(lv for lv in cib.fencing if lv.target != "ctl1"),
     )
     broken = dataclasses.replace(cib, fencing=levels)
@@ -211,13 +213,13 @@ def test_hk104_fencing_level_naming_an_unknown_device(cib):
 
 
 def test_hk104_fencing_level_naming_a_resource_that_is_no_stonith_device(cib):
-    extra = FencingLevel("ctl1", 2, ("vip-public",))
+    extra = FencingLevel("ctl1", 2, ("hakit-vip-public",))
     broken = dataclasses.replace(cib, fencing=(*cib.fencing, extra))
     assert codes(broken) == ["HK104", "HK302"]
 
 
 def test_hk104_fencing_level_for_an_unknown_node(cib):
-    extra = FencingLevel("ctl9", 1, ("fence-ctl1",))
+    extra = FencingLevel("ctl9", 1, ("hakit-fence-ctl1",))
     broken = dataclasses.replace(cib, fencing=(*cib.fencing, extra))
     # fence-ctl1 is kept off ctl1 only, not off "ctl9".
     assert codes(broken) == ["HK104", "HK302"]
@@ -227,112 +229,115 @@ def test_hk104_fencing_level_for_an_unknown_node(cib):
 
 
 def test_hk201_dependent_clone_not_interleaved(cib):
-    keystone = clone(cib, "keystone-clone")
+    keystone = clone(cib, "hakit-keystone-clone")
     broken = with_resource(
-        cib, "keystone-clone", meta=with_meta(keystone, "interleave", "false")
+        cib, "hakit-keystone-clone", meta=with_meta(keystone, "interleave", "false")
     )
     # keystone follows galera-clone and memcached-clone: two orders.
     assert codes(broken) == ["HK201", "HK201"]
     subjects = {p.subject for p in checks.check(broken)}
-    assert subjects == {"o-galera-before-openstack", "o-memcached-before-keystone"}
+    assert subjects == {
+        "hakit-o-galera-before-openstack",
+        "hakit-o-memcached-before-keystone",
+    }
 
 
 def test_hk201_needs_an_earlier_clone(cib):
     # The VIPs are primitives: HAProxy after them needs no interleave.
-    haproxy = clone(cib, "haproxy-clone")
+    haproxy = clone(cib, "hakit-haproxy-clone")
     broken = with_resource(
-        cib, "haproxy-clone", meta=with_meta(haproxy, "interleave", "false")
+        cib, "hakit-haproxy-clone", meta=with_meta(haproxy, "interleave", "false")
     )
     assert codes(broken) == []
 
 
 def test_hk202_promoted_max_above_the_node_count(cib):
-    galera = clone(cib, "galera-clone")
+    galera = clone(cib, "hakit-galera-clone")
     broken = with_resource(
-        cib, "galera-clone", meta=with_meta(galera, "promoted-max", "4")
+        cib, "hakit-galera-clone", meta=with_meta(galera, "promoted-max", "4")
     )
     assert codes(broken) == ["HK202"]
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "three", ""])
 def test_hk202_promoted_max_unusable(cib, value):
-    galera = clone(cib, "galera-clone")
+    galera = clone(cib, "hakit-galera-clone")
     broken = with_resource(
-        cib, "galera-clone", meta=with_meta(galera, "promoted-max", value)
+        cib, "hakit-galera-clone", meta=with_meta(galera, "promoted-max", value)
     )
     assert codes(broken) == ["HK202"]
 
 
 def test_hk202_promoted_max_missing(cib):
-    galera = clone(cib, "galera-clone")
+    galera = clone(cib, "hakit-galera-clone")
     meta = tuple((k, v) for k, v in galera.meta if k != "promoted-max")
-    assert codes(with_resource(cib, "galera-clone", meta=meta)) == ["HK202"]
+    assert codes(with_resource(cib, "hakit-galera-clone", meta=meta)) == ["HK202"]
 
 
 def test_hk202_promote_timeout_too_short(cib):
-    galera = clone(cib, "galera-clone").child
+    galera = clone(cib, "hakit-galera-clone").child
     ops = tuple(
         dataclasses.replace(op, timeout=checks.MIN_PROMOTE_TIMEOUT - 1)
         if op.name == "promote"
         else op
         for op in galera.ops
     )
-    assert codes(with_child(cib, "galera-clone", ops=ops)) == ["HK202"]
+    assert codes(with_child(cib, "hakit-galera-clone", ops=ops)) == ["HK202"]
 
 
 def test_hk202_promote_operation_missing(cib):
-    galera = clone(cib, "galera-clone").child
+    galera = clone(cib, "hakit-galera-clone").child
     ops = tuple(op for op in galera.ops if op.name != "promote")
-    assert codes(with_child(cib, "galera-clone", ops=ops)) == ["HK202"]
+    assert codes(with_child(cib, "hakit-galera-clone", ops=ops)) == ["HK202"]
 
 
 def test_hk202_promote_timeout_at_the_minimum_is_fine(cib):
-    galera = clone(cib, "galera-clone").child
+    galera = clone(cib, "hakit-galera-clone").child
     ops = tuple(
         dataclasses.replace(op, timeout=checks.MIN_PROMOTE_TIMEOUT)
         if op.name == "promote"
         else op
         for op in galera.ops
     )
-    assert codes(with_child(cib, "galera-clone", ops=ops)) == []
+    assert codes(with_child(cib, "hakit-galera-clone", ops=ops)) == []
 
 
 def test_hk203_promote_action_of_a_clone_that_is_not_promotable(cib):
-    broken = with_resource(cib, "galera-clone", promotable=False)
+    broken = with_resource(cib, "hakit-galera-clone", promotable=False)
     assert codes(broken) == ["HK203"]
 
 
 def test_hk203_promoted_role_of_a_clone_that_is_not_promotable(cib):
-    con = constraint(cib, "c-vips-with-haproxy")
-    sets = (con.sets[0], ResourceSet(("haproxy-clone",), role=Role.PROMOTED))
-    broken = with_constraint(cib, "c-vips-with-haproxy", sets=sets)
+    con = constraint(cib, "hakit-c-vips-with-haproxy")
+    sets = (con.sets[0], ResourceSet(("hakit-haproxy-clone",), role=Role.PROMOTED))
+    broken = with_constraint(cib, "hakit-c-vips-with-haproxy", sets=sets)
     assert codes(broken) == ["HK203"]
 
 
 def test_hk203_promote_action_of_a_primitive(cib):
-    con = constraint(cib, "o-vips-before-haproxy")
+    con = constraint(cib, "hakit-o-vips-before-haproxy")
     sets = (
         ResourceSet(con.sets[0].resources, sequential=False, action=Action.PROMOTE),
         con.sets[1],
     )
-    broken = with_constraint(cib, "o-vips-before-haproxy", sets=sets)
+    broken = with_constraint(cib, "hakit-o-vips-before-haproxy", sets=sets)
     assert codes(broken) == ["HK203"] * len(VIPS)
 
 
 def test_hk204_two_monitors_with_one_interval(cib):
-    galera = clone(cib, "galera-clone").child
+    galera = clone(cib, "hakit-galera-clone").child
     ops = tuple(
         dataclasses.replace(op, interval=10) if op.role == Role.UNPROMOTED else op
         for op in galera.ops
     )
-    assert codes(with_child(cib, "galera-clone", ops=ops)) == ["HK204"]
+    assert codes(with_child(cib, "hakit-galera-clone", ops=ops)) == ["HK204"]
 
 
 def test_hk204_in_a_plain_primitive(cib):
-    (vip,) = [r for r in cib.resources if r.id == "vip-public"]
+    (vip,) = [r for r in cib.resources if r.id == "hakit-vip-public"]
     assert isinstance(vip, Primitive)
     ops = (*vip.ops, Op("monitor", 10, 30))
-    assert codes(with_resource(cib, "vip-public", ops=ops)) == ["HK204"]
+    assert codes(with_resource(cib, "hakit-vip-public", ops=ops)) == ["HK204"]
 
 
 # -- HK3xx: fencing -----------------------------------------------------------------
@@ -350,13 +355,13 @@ def test_hk301_for_every_node_without_fencing(cib):
 
 
 def test_hk302_device_allowed_on_its_own_node(cib):
-    broken = without_constraint(cib, "l-fence-ctl2-avoid-self")
+    broken = without_constraint(cib, "hakit-l-fence-ctl2-avoid-self")
     assert codes(broken) == ["HK302"]
-    assert [p.subject for p in checks.check(broken)] == ["fence-ctl2"]
+    assert [p.subject for p in checks.check(broken)] == ["hakit-fence-ctl2"]
 
 
 def test_hk302_avoidance_that_is_no_minus_infinity(cib):
-    broken = with_constraint(cib, "l-fence-ctl2-avoid-self", score="-1000")
+    broken = with_constraint(cib, "hakit-l-fence-ctl2-avoid-self", score="-1000")
     assert codes(broken) == ["HK302"]
 
 
@@ -407,32 +412,36 @@ def test_hk304_even_node_count_is_a_warning(cib):
 
 
 def test_hk401_vips_not_colocated_with_haproxy(cib):
-    broken = without_constraint(cib, "c-vips-with-haproxy")
+    broken = without_constraint(cib, "hakit-c-vips-with-haproxy")
     problems = checks.check(broken)
     assert [p.code for p in problems] == ["HK401"] * len(VIPS)
     assert {p.subject for p in problems} == set(VIPS)
 
 
 def test_hk401_one_vip_left_out(cib):
-    con = constraint(cib, "c-vips-with-haproxy")
-    first = dataclasses.replace(con.sets[0], resources=("vip-public", "vip-admin"))
-    broken = with_constraint(cib, "c-vips-with-haproxy", sets=(first, con.sets[1]))
+    con = constraint(cib, "hakit-c-vips-with-haproxy")
+    first = dataclasses.replace(
+        con.sets[0], resources=("hakit-vip-public", "hakit-vip-admin")
+    )
+    broken = with_constraint(
+        cib, "hakit-c-vips-with-haproxy", sets=(first, con.sets[1])
+    )
     problems = checks.check(broken)
-    assert [(p.code, p.subject) for p in problems] == [("HK401", "vip-internal")]
+    assert [(p.code, p.subject) for p in problems] == [("HK401", "hakit-vip-internal")]
 
 
 def test_hk401_anti_colocation_is_no_colocation(cib):
-    broken = with_constraint(cib, "c-vips-with-haproxy", score=MINUS_INFINITY)
+    broken = with_constraint(cib, "hakit-c-vips-with-haproxy", score=MINUS_INFINITY)
     assert codes(broken) == ["HK401"] * len(VIPS)
 
 
 def test_hk401_not_without_haproxy(cib):
-    resources = tuple(r for r in cib.resources if r.id != "haproxy-clone")
+    resources = tuple(r for r in cib.resources if r.id != "hakit-haproxy-clone")
     constraints = tuple(
         c
         for c in cib.constraints
         if not isinstance(c, (Order, Colocation))
-        or "haproxy-clone" not in [r for s in c.sets for r in s.resources]
+        or "hakit-haproxy-clone" not in [r for s in c.sets for r in s.resources]
     )
     broken = dataclasses.replace(cib, resources=resources, constraints=constraints)
     assert codes(broken) == []
@@ -443,9 +452,9 @@ def test_hk401_not_without_haproxy(cib):
 
 def test_every_problem_is_collected_and_errors_come_first(cib):
     broken = dataclasses.replace(cib, nodes=(*cib.nodes, Node("ctl4", 4)))
-    broken = without_constraint(broken, "l-fence-ctl2-avoid-self")
-    broken = without_constraint(broken, "c-vips-with-haproxy")
-    broken = with_resource(broken, "galera-clone", promotable=False)
+    broken = without_constraint(broken, "hakit-l-fence-ctl2-avoid-self")
+    broken = without_constraint(broken, "hakit-c-vips-with-haproxy")
+    broken = with_resource(broken, "hakit-galera-clone", promotable=False)
     problems = checks.check(broken)
     assert sorted(p.code for p in problems) == sorted(
         ["HK203", "HK301", "HK302", "HK304", *["HK401"] * len(VIPS)]
@@ -456,20 +465,34 @@ def test_every_problem_is_collected_and_errors_come_first(cib):
 
 
 def test_problem_renders_code_severity_subject_and_message():
-    problem = checks.Problem("HK302", checks.ERROR, "fence-ctl1", "may run on ctl1")
-    assert str(problem) == "HK302 error fence-ctl1: may run on ctl1"
+    problem = checks.Problem(
+        "HK302", checks.ERROR, "hakit-fence-ctl1", "may run on ctl1"
+    )
+    assert str(problem) == "HK302 error hakit-fence-ctl1: may run on ctl1"
+
+
+def test_problem_renders_the_topology_field_when_known():
+    problem = checks.Problem(
+        "HK501", checks.ERROR, "hakit-rabbitmq", "no such agent", "services.rabbitmq"
+    )
+    assert str(problem) == (
+        "HK501 error hakit-rabbitmq (services.rabbitmq): no such agent"
+    )
 
 
 def test_order_whose_sets_name_a_constraint_is_unknown(cib):
     # Belt and braces for HK103: only resources, never constraints, resolve.
     extra = Order(
         "o-x",
-        (ResourceSet(("memcached-clone",)), ResourceSet(("l-fence-ctl1-avoid-self",))),
+        (
+            ResourceSet(("hakit-memcached-clone",)),
+            ResourceSet(("hakit-l-fence-ctl1-avoid-self",)),
+        ),
     )
     broken = dataclasses.replace(cib, constraints=(*cib.constraints, extra))
     assert codes(broken) == ["HK103"]
 
 
 def test_location_of_a_stonith_device_elsewhere_does_not_hide_hk302(cib):
-    moved = with_constraint(cib, "l-fence-ctl2-avoid-self", node="ctl1")
+    moved = with_constraint(cib, "hakit-l-fence-ctl2-avoid-self", node="ctl1")
     assert codes(moved) == ["HK302"]

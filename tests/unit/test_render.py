@@ -159,10 +159,10 @@ def test_properties_nodes_and_defaults():
         {"id": "2", "uname": "ctl2"},
     ]
     rsc = root.find("configuration/rsc_defaults/meta_attributes")
-    assert rsc.get("id") == "rsc_defaults-meta_attributes"
-    assert ids(rsc) == ["rsc_defaults-meta_attributes-resource-stickiness"]
+    assert rsc.get("id") == "hakit-rsc_defaults"
+    assert ids(rsc) == ["hakit-rsc_defaults-resource-stickiness"]
     ops = root.find("configuration/op_defaults/meta_attributes")
-    assert ids(ops) == ["op_defaults-meta_attributes-timeout"]
+    assert ids(ops) == ["hakit-op_defaults-timeout"]
 
 
 # ----------------------------------------------------------------- resources
@@ -239,15 +239,17 @@ def test_promotable_clone_with_role_ops():
     clone = by_id(root, "db-clone")
     assert clone.tag == "clone"
     assert not root.xpath("//master")
-    assert [child.tag for child in clone] == ["primitive", "meta_attributes"]
-    meta = clone[1]
+    # Meta attributes first: crmsh stores clones so, and a loaded CIB must
+    # equal the rendered one for a patch against it to be empty.
+    assert [child.tag for child in clone] == ["meta_attributes", "primitive"]
+    meta = clone[0]
     assert meta.get("id") == "db-clone-meta_attributes"
     assert [(p.get("id"), p.get("value")) for p in meta] == [
         ("db-clone-meta_attributes-promotable", "true"),
         ("db-clone-meta_attributes-promoted-max", "1"),
         ("db-clone-meta_attributes-interleave", "true"),
     ]
-    ops = clone[0].find("operations")
+    ops = clone[1].find("operations")
     assert [(op.get("id"), op.get("role")) for op in ops] == [
         ("db-monitor-interval-10s-role-Promoted", "Promoted"),
         ("db-monitor-interval-11s-role-Unpromoted", "Unpromoted"),
@@ -338,14 +340,19 @@ def test_single_set_constraint():
 def test_fencing_topology():
     topology = render.render(make_cib()).find("configuration/fencing-topology")
     assert [dict(level.attrib) for level in topology] == [
-        {"id": "fl-ctl1-1", "target": "ctl1", "index": "1", "devices": "fence-ctl1"},
         {
-            "id": "fl-ctl2-1",
+            "id": "hakit-fl-ctl1-1",
+            "target": "ctl1",
+            "index": "1",
+            "devices": "fence-ctl1",
+        },
+        {
+            "id": "hakit-fl-ctl2-1",
             "target": "ctl2",
             "index": "1",
             "devices": "fence-a,fence-b",
         },
-        {"id": "fl-ctl2-2", "target": "ctl2", "index": "2", "devices": "fence-c"},
+        {"id": "hakit-fl-ctl2-2", "target": "ctl2", "index": "2", "devices": "fence-c"},
     ]
 
 
@@ -531,8 +538,8 @@ def test_crm_option_sets_keep_their_ids():
         "property cib-bootstrap-options: \\\n\tstonith-enabled=true \\\n"
         "\tcluster-name=lab\n"
     ) in text
-    assert "rsc_defaults rsc_defaults-meta_attributes: \\\n" in text
-    assert "op_defaults op_defaults-meta_attributes: \\\n\ttimeout=30s\n" in text
+    assert "rsc_defaults hakit-rsc_defaults: \\\n" in text
+    assert "op_defaults hakit-op_defaults: \\\n\ttimeout=30s\n" in text
 
 
 def test_crm_values_are_quoted_for_a_shell_like_split():

@@ -160,8 +160,8 @@ def test_example_parses_to_the_expected_dataclasses():
         haproxy="systemd",
         memcached="systemd",
         galera=GaleraSpec("gcomm://192.168.77.11,192.168.77.12,192.168.77.13"),
-        rabbitmq=True,
-        opendaylight=True,
+        rabbitmq=False,
+        opendaylight=False,
         openstack=(
             "keystone",
             "glance-api",
