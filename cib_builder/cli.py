@@ -85,7 +85,13 @@ def _new_errors(live_text: bytes, merged_text: bytes) -> list[str]:
 def _merged_output(
     result: pipeline.Build, fmt: str, cib_file: str | None, prune: bool
 ) -> bytes:
-    """The merged CIB (one epoch newer) or the patch to it; exit on problems."""
+    """The merged CIB or the patch to it; exit on problems.
+
+    The merged CIB keeps the live CIB's version (admin_epoch, epoch,
+    num_updates): ``cibadmin --replace`` accepts it as long as the cluster's
+    CIB has not changed since, and refuses it (rc 103) once it has, so a
+    change made meanwhile, or newer status, is never overwritten.
+    """
     live_text = _live(cib_file)
     merged = _merge(result, live_text, prune)
     merged_text = render.serialize(merged.cib)
@@ -94,7 +100,7 @@ def _merged_output(
         if fmt == "patch":
             data = pacemaker.patch(live_text, merged_text)
         else:
-            data = render.serialize(merge.next_epoch(merged.cib))
+            data = merged_text
     except pacemaker.ToolError as exc:
         _fail(str(exc), EXIT_TOOL)
     for error in errors:

@@ -487,16 +487,3 @@ def merge(
     merger.dangling()
     etree.indent(merger.cib)
     return Merged(merger.cib, tuple(merger.changes), tuple(merger.problems))
-
-
-def next_epoch(cib: etree._Element) -> etree._Element:
-    """A copy of ``cib`` one epoch newer, as ``cibadmin --replace`` wants it.
-
-    The CIB manager refuses a replacement that is not newer than what it
-    holds; a load made from an older query is refused the same way, so a
-    change made meanwhile is never silently overwritten.
-    """
-    newer = copy.deepcopy(cib)
-    newer.set("epoch", str(int(cib.get("epoch", "0")) + 1))
-    newer.set("num_updates", "0")
-    return newer

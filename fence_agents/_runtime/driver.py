@@ -73,9 +73,6 @@ class Device(Protocol):
     def request(self, target: PowerTarget, deadline: Deadline) -> None:
         """Ask for a power change; return once the BMC accepted it."""
 
-    def preflight(self, deadline: Deadline) -> None:
-        """Check, without touching power, that every needed action is possible."""
-
     def close(self) -> None:
         """End the session (logout)."""
 
@@ -118,6 +115,8 @@ def password_of(opts: parse.Options) -> str:
 
     try:
         argv = shlex.split(script)
+        if not argv:
+            raise FenceUsageError("password_script is empty")
         done = subprocess.run(
             argv,
             capture_output=True,
@@ -125,11 +124,50 @@ def password_of(opts: parse.Options) -> str:
             check=False,
             timeout=max(1, opts.number("shell_timeout") + opts.number("login_timeout")),
         )
-    except (ValueError, OSError, subprocess.TimeoutExpired) as exc:
-        raise FenceUsageError(f"password_script failed: {type(exc).__name__}") from None
+    except ValueError as exc:  # shlex: unbalanced quotes
+        raise FenceUsageError(f"password_script cannot be split: {exc}") from None
+    except subprocess.TimeoutExpired:
+        raise FenceUsageError("password_script did not finish in time") from None
+    except OSError as exc:
+        # The program's name only: the rest of the line may be a secret.
+        reason = exc.strerror or type(exc).__name__
+        raise FenceUsageError(f"password_script: {argv[0]}: {reason}") from None
     if done.returncode != 0:
         raise FenceUsageError(f"password_script exited with {done.returncode}")
     return done.stdout.splitlines()[0] if done.stdout else ""
+
+
+def validate_offline(opts: parse.Options) -> None:
+    """validate-all: the options are usable, without contacting the BMC.
+
+    As in ClusterLabs fence-agents, validation never connects (``pcs stonith
+    create`` runs it, also while a BMC is down) and never runs
+    ``password_script`` (it may ask a vault); it checks what can be checked
+    here: the values (parsed already), and that the files the options name
+    exist.  ``monitor`` is the check that reaches the BMC.
+
+    Raises:
+        FenceUsageError: a named program or file is missing.
+    """
+    import os  # noqa: PLC0415 - only for validate-all
+    import shlex  # noqa: PLC0415
+
+    script = opts.text("password_script")
+    if script:
+        try:
+            words = shlex.split(script)
+        except ValueError as exc:
+            raise FenceUsageError(f"password_script cannot be split: {exc}") from None
+        if not words:
+            raise FenceUsageError("password_script is empty")
+        if not os.access(words[0], os.X_OK) or os.path.isdir(words[0]):
+            raise FenceUsageError(
+                f"password_script: {words[0]} is not an executable program"
+            )
+    if opts.declares("ssl_ca_file") and opts.text("ssl_ca_file"):
+        path = opts.text("ssl_ca_file")
+        if not os.access(path, os.R_OK) or os.path.isdir(path):
+            raise FenceUsageError(f"ssl_ca_file: {path} is not a readable file")
 
 
 def wait_for(
@@ -197,13 +235,13 @@ def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR
     if action in ("off", "reboot") and opts.number("delay"):
         log.info("delaying fencing by %d s", opts.number("delay"))
         time.sleep(opts.number("delay"))
+    if action == "validate-all":
+        validate_offline(opts)
+        return EXIT_OK, ""
     password = password_of(opts)
     opts.add_secret(password)
     device = agent.open(opts, password, Deadline(max(1, opts.number("login_timeout"))))
     try:
-        if action == "validate-all":
-            device.preflight(Deadline(max(1, opts.number("shell_timeout"))))
-            return EXIT_OK, ""
         if action in ("status", "monitor"):
             state = device.power_state(Deadline(max(1, opts.number("shell_timeout"))))
             if action == "monitor":

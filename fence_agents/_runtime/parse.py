@@ -77,6 +77,10 @@ class Options:
         """A boolean option."""
         return bool(self.values.get(name))
 
+    def declares(self, name: str) -> bool:
+        """Tell whether the agent declares option ``name``."""
+        return name in self.values
+
 
 def _index(options: Sequence[Option]) -> dict[str, Option]:
     index: dict[str, Option] = {}

@@ -157,10 +157,6 @@ class IpmiSession:
             deadline,
         )
 
-    def preflight(self, deadline: Deadline) -> None:
-        """Login worked; reading the power state proves the privilege."""
-        self.power_state(deadline)
-
     def close(self) -> None:
         """Log out, so the BMC frees the session (it has a handful of them)."""
         try:

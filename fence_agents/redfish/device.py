@@ -207,13 +207,6 @@ class RedfishSession:
             raise DeviceError(f"task of {reset} ended as {state}{_task_message(body)}")
         raise ActionTimeoutError(f"task of {reset} did not finish in time")
 
-    def preflight(self, deadline: Deadline) -> None:
-        """The System exists and the reset types fencing needs are allowed."""
-        self.power_state(deadline)  # the same GET brings the reset action
-        _, allowed = self._reset_action(deadline)
-        for target in (PowerTarget.OFF, PowerTarget.ON):
-            self._reset_type(target, allowed)
-
     def close(self) -> None:
         """Log out (ends the session when session auth was used)."""
         try:

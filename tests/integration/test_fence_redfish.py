@@ -35,10 +35,16 @@ def test_status_off_on_reboot(rf):
     assert fence(rf, "monitor")[0] == 0
 
 
-def test_validate_all_is_a_preflight_without_power_change(rf):
-    rc, _, err, _ = fence(rf, "validate-all")
+def test_validate_all_checks_options_without_contacting_the_bmc(rf, tmp_path):
+    # A wrong password passes: validate-all never logs in (as ClusterLabs'
+    # agents; monitor is the check that reaches the BMC).
+    rc, _, err, _ = fence(rf, "validate-all", password="wrong")
     assert rc == 0, err
     assert rf.power(rf.systems_uris[0]) == "On"
+    missing = tmp_path / "no-ca.pem"
+    rc, _, err, _ = fence(rf, "validate-all", ssl_ca_file=missing)
+    assert rc == 1
+    assert f"ssl_ca_file: {missing} is not a readable file" in err
 
 
 def test_wrong_password(rf):

@@ -83,12 +83,6 @@ def test_redfish_one_get_of_the_system_serves_state_and_reset_action():
     ]
 
 
-def test_redfish_preflight_reads_the_system_once():
-    client = FakeRedfishClient()
-    RedfishSession(client, SYSTEM, 5).preflight(Deadline(5))
-    assert client.calls == [("GET", SYSTEM)]
-
-
 def test_redfish_401_on_get_is_an_authentication_error():
     device = RedfishSession(FakeRedfishClient(status=401), SYSTEM, 5)
     with pytest.raises(AuthenticationError):

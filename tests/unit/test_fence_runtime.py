@@ -46,9 +46,6 @@ class FakeDevice:
             )
         world["countdown"] = world.get("delay_reads", 2)
 
-    def preflight(self, deadline):
-        self.world["preflight"] = True
-
     def close(self):
         self.world["closed"] = True
 
@@ -275,10 +272,35 @@ def test_list_is_refused_without_touching_the_bmc(world, capsys, action):
     assert "opened" not in world
 
 
-def test_validate_all_is_a_preflight(world, capsys):
-    rc, _, _ = run(world, capsys, BASE + ["-o", "validate-all"])
-    assert rc == 0 and world["preflight"]
+def test_validate_all_checks_the_options_without_contacting_the_bmc(world, capsys):
+    # As ClusterLabs fence-agents: pcs stonith create runs it, also while the
+    # BMC is down; monitor is what reaches the BMC.
+    rc, _, err = run(world, capsys, BASE + ["-o", "validate-all"])
+    assert rc == 0, err
+    assert "opened" not in world
     assert world["requests"] == []
+
+
+def test_validate_all_never_runs_password_script(world, capsys, tmp_path):
+    ran = tmp_path / "ran"
+    script = tmp_path / "vault"
+    script.write_text(f"#!/bin/sh\ntouch {ran}\necho pw\n")
+    script.chmod(0o700)
+    argv = ["-a", "10.0.0.1", "-l", "admin", "-S", str(script), "-o", "validate-all"]
+    rc, _, err = run(world, capsys, argv)
+    assert rc == 0, err
+    assert not ran.exists()
+    assert "opened" not in world
+
+
+def test_validate_all_names_a_missing_password_script(world, capsys, tmp_path):
+    missing = tmp_path / "no-such-vault"
+    argv = ["-a", "10.0.0.1", "-l", "admin", "-S", f"{missing} ctl1", "-o"]
+    rc, out, err = run(world, capsys, [*argv, "validate-all"])
+    assert (rc, out) == (1, "")
+    assert f"password_script: {missing} is not an executable program" in err
+    assert "ctl1" not in err  # the arguments may be secret
+    assert "opened" not in world
 
 
 def test_metadata(world, capsys):
