@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cib_builder import checks, pipeline, recipes, render, schema, topology
+from cib_builder import agents, checks, pipeline, recipes, render, schema, topology
 from cib_builder.model import (
     INFINITY,
     MINUS_INFINITY,
@@ -312,7 +312,7 @@ def run_synthetic(cib: Cib, timings: dict[str, float] | None = None) -> Outcome:
     """
     clock = time.perf_counter
     t0 = clock()
-    problems = tuple(checks.check(cib))
+    problems = tuple(checks.check(cib) + agents.check_declared(cib))
     t1 = clock()
     tree = render.render(cib)
     t2 = clock()

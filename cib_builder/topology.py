@@ -70,6 +70,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fence_agents.ipmi import PRIVILEGES as IPMI_PRIVILEGES
 from ha_common import kinds
 from ocf_agents._runtime import registry
 from ocf_agents.openstack.services import SERVICE_NAMES
@@ -88,7 +89,8 @@ IPMI = "ipmi"
 REDFISH = "redfish"
 BMC_TYPES = (IPMI, REDFISH)
 DEFAULT_PORTS = {IPMI: 623, REDFISH: 443}
-PRIVILEGE_LEVELS = ("callback", "user", "operator", "administrator")
+#: What fence_hakit_ipmi accepts as privlvl: its declaration is the truth.
+PRIVILEGE_LEVELS = IPMI_PRIVILEGES
 HAPROXY_MANAGERS = ("systemd", "ocf")
 MEMCACHED_MANAGERS = ("systemd",)
 #: Resources besides the OpenStack services that an override may name.

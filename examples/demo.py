@@ -3,6 +3,7 @@
 
 Part one is hakit's main job on its default: the OPNFV reference topology
 (examples/opnfv-3-controllers.toml) becomes a CIB, checked by hakit's lint,
+its agent checks (every agent exists, every parameter is declared),
 Pacemaker's RelaxNG schema and crm_verify, and crm_simulate shows what
 happens when each controller, and then two, fail.
 
@@ -27,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cib_builder import agents as agent_checks  # noqa: E402
 from cib_builder import pacemaker, pipeline  # noqa: E402
 from ocf_agents._runtime import metadata, registry  # noqa: E402
 from ocf_agents._runtime.proc import read_pidfile, session_members  # noqa: E402
@@ -113,16 +115,20 @@ def cib_demo(work: Path) -> None:
         f"{len(cib.constraints)} constraints, {len(cib.fencing)} fencing levels; "
         f"{len(result.xml)} bytes in {seconds * 1000:.0f} ms"
     )
-    for problem in result.problems:
+    problems = [
+        *result.problems,
+        *agent_checks.check_installed(cib, pacemaker.agent_lookup),
+    ]
+    for problem in problems:
         print(f"  lint: {problem}")
     print(
-        f"lint: {len(result.problems)} findings; schema {cib.schema}: "
+        f"lint and agents: {len(problems)} findings; schema {cib.schema}: "
         f"{'valid' if not result.schema_errors else result.schema_errors}"
     )
     verdict = pacemaker.verify(result.xml, [n.name for n in cib.nodes])
     print(f"crm_verify: {'clean' if verdict.ok else verdict.messages}")
-    if not (result.ok and verdict.ok):
-        raise SystemExit("the shipped topology does not verify")
+    if problems or not (result.ok and verdict.ok):
+        raise SystemExit("the shipped topology is not clean")
 
     step("B. hakit-cib simulate: what Pacemaker does when controllers fail")
     report = pacemaker.simulate(cib, result.xml)

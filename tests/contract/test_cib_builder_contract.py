@@ -17,8 +17,18 @@ from unittest import mock
 
 import pytest
 from click.testing import CliRunner, Result
+from lxml import etree
 
-from cib_builder import cli, pacemaker, pipeline, recipes, render, schema, topology
+from cib_builder import (
+    agents,
+    cli,
+    pacemaker,
+    pipeline,
+    recipes,
+    render,
+    schema,
+    topology,
+)
 from cib_builder.model import Cib, Clone
 
 pytestmark = pytest.mark.pacemaker
@@ -442,3 +452,89 @@ def test_build_patch_against_a_given_cib(tmp_path):
     )
     assert applied.returncode == 0, applied.stderr
     assert "hakit-galera-clone" in empty.read_text()
+
+
+def with_rabbitmq(tmp_path: Path) -> Path:
+    marker = 'memcached = "systemd"'
+    path = tmp_path / "rabbit.toml"
+    path.write_text(EXAMPLE.read_text().replace(marker, f"{marker}\nrabbitmq = true"))
+    return path
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_cli_an_agent_hakit_does_not_ship_exits_1_naming_the_field(tmp_path, command):
+    result = invoke(command, str(with_rabbitmq(tmp_path)))
+    assert result.exit_code == 1, result.output
+    assert "HK501 error hakit-rabbitmq (services.rabbitmq): ocf:hakit:rabbitmq" in (
+        result.stderr
+    )
+    assert result.stdout == "" or not result.stdout.startswith("ok")
+
+
+def test_cli_check_says_warnings_are_not_clean():
+    missing = agents.Missing("no haproxy.service on this machine")
+    with mock.patch.object(
+        pacemaker, "agent_lookup", autospec=True, return_value=missing
+    ):
+        result = invoke("check", str(EXAMPLE))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok with warnings: 3 nodes")
+    assert "HK506 warning hakit-haproxy (services.haproxy)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--prune"], "--prune needs a CIB to merge into"),
+        (["--format", "crm", "--live"], "crm syntax is for a new cluster only"),
+        (["--live", "--cib", str(EXAMPLE)], "--live and --cib exclude each other"),
+    ],
+)
+def test_cli_build_usage_errors_exit_2(args, message):
+    result = invoke("build", str(EXAMPLE), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("command", [["build", "--live"], ["diff"]])
+def test_cli_live_without_a_cluster_exits_4_in_one_line(command):
+    error = pacemaker.ToolError("cibadmin --query failed: ... (is the cluster up?)")
+    with mock.patch.object(pacemaker, "query_live", autospec=True, side_effect=error):
+        result = invoke(command[0], str(EXAMPLE), *command[1:])
+    assert result.exit_code == 4
+    assert result.stderr.strip().splitlines()[-1] == str(error)
+    assert "Traceback" not in result.output
+
+
+def empty_cib(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.xml"
+    path.write_text(
+        subprocess.run(
+            ["cibadmin", "--empty"], capture_output=True, text=True, check=True
+        ).stdout
+    )
+    return path
+
+
+def test_cli_build_cib_keeps_the_given_version(tmp_path):
+    given = empty_cib(tmp_path)
+    root = etree.fromstring(given.read_bytes())
+    result = invoke("build", str(EXAMPLE), "--cib", str(given))
+    assert result.exit_code == 0, result.output
+    built = etree.fromstring(result.stdout_bytes)
+    for name in ("admin_epoch", "epoch", "num_updates", "validate-with"):
+        assert built.get(name) == root.get(name)
+    assert (
+        built.find("configuration/resources/clone[@id='hakit-galera-clone']")
+        is not None
+    )
+
+
+def test_cli_diff_against_a_file_lists_changes_and_the_transition(tmp_path):
+    result = invoke("diff", str(EXAMPLE), "--cib", str(empty_cib(tmp_path)))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "  add resource hakit-galera-clone" in lines
+    assert "  add property stonith-enabled = 'true'" in lines
+    # The empty CIB's nodes are all offline: Pacemaker would do nothing yet.
+    assert lines[-2:] == ["what Pacemaker would then do:", "  nothing"]
