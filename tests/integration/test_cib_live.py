@@ -15,6 +15,7 @@ fence devices, whose BMCs are each node's loopback, never act.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -169,7 +170,14 @@ def _crm(mode: str):
 
 def _patch(lab, path, topology=TOPOLOGY):
     patch = lab.workdir / "hakit.patch"
-    patch.write_text(lab.patch(topology))
+    text = lab.patch(topology)
+    # Only the configuration, and in it neither nodes nor Pacemaker's options.
+    paths = re.findall(r'path="([^"]*)"', text)
+    assert paths, text
+    assert all(p.startswith("/cib/configuration") for p in paths), paths
+    assert not [p for p in paths if "/nodes" in p], paths
+    assert "dc-version" not in text
+    patch.write_text(text)
     lab.run(["cibadmin", "--patch", "--xml-file", str(patch)])
 
 
