@@ -13,6 +13,8 @@ Codes:
     HK202 promotable clone without a usable promoted-max or promote timeout
     HK203 role or action that needs a promotable clone used on another one
     HK204 two monitors of one primitive with the same interval
+    HK205 stateful clone (promotable or notified) without its own
+          failure-timeout and migration-threshold
     HK301 node without a fence device       HK302 fence device that may run
                                                   on the node it fences
     HK303 stonith disabled                  HK304 even node count (warning)
@@ -217,6 +219,39 @@ def check_resources(cib: Cib) -> list[Problem]:
     return problems
 
 
+#: The failure policy every stateful clone carries itself.
+STATEFUL_META = ("failure-timeout", "migration-threshold")
+
+
+def check_stateful(cib: Cib) -> list[Problem]:
+    """HK205: stateful clones carry their own failure policy.
+
+    A promotable clone, or one whose instances are notified of each other
+    (a database, a message broker), keeps data on each node.  Without its own
+    failure-timeout, transient failures pile up; with a defaults set's
+    migration-threshold, they ban a healthy member from its own data.
+    """
+    problems = []
+    for rsc in cib.resources:
+        if not isinstance(rsc, Clone):
+            continue
+        if not (rsc.promotable or rsc.meta_value("notify") == "true"):
+            continue
+        missing = [name for name in STATEFUL_META if rsc.meta_value(name) is None]
+        if missing:
+            problems.append(
+                Problem(
+                    "HK205",
+                    ERROR,
+                    rsc.id,
+                    f"stateful clone without its own {' and '.join(missing)}: "
+                    "transient failures would pile up and ban a member from "
+                    "its own data",
+                )
+            )
+    return problems
+
+
 def check_fencing(cib: Cib, properties: dict[str, str] | None = None) -> list[Problem]:
     """HK301-HK304: every node fenced by a device that never runs on it."""
     props = dict(cib.properties) if properties is None else properties
@@ -297,6 +332,7 @@ CHECKS = (
     check_references,
     check_orders,
     check_resources,
+    check_stateful,
     check_fencing,
     check_vips,
 )

@@ -41,6 +41,18 @@ ACTIVE_PASSIVE = frozenset({"cinder-volume"})
 #: repaired node takes its share of clones back without an operator.
 FAILURE_TIMEOUT = "60s"
 
+#: The failure policy of a stateful clone (Galera, RabbitMQ), set on the clone
+#: itself so that no defaults set of the operator's can take it away.  Each
+#: instance owns the data on its node: moving it elsewhere never repairs
+#: anything, so monitor failures (a member that is briefly not Primary during
+#: a partition) never ban it from its own data; Pacemaker recovers it in place
+#: every time.  A failed start still bans the node (start-failure-is-fatal),
+#: and the failures expire so the count stays readable.
+STATEFUL_FAILURE_POLICY = (
+    ("failure-timeout", FAILURE_TIMEOUT),
+    ("migration-threshold", "INFINITY"),
+)
+
 PROPERTIES_RECHECK = "60s"
 
 
@@ -287,6 +299,7 @@ def _galera(topology: Topology) -> Clone:
             "ordered": "true",
             "interleave": "true",
             "notify": "true",
+            **dict(STATEFUL_FAILURE_POLICY),
         },
     )
     return Clone(hakit_id("galera-clone"), child, meta, promotable=True)
@@ -310,7 +323,13 @@ def _rabbitmq(topology: Topology) -> Clone:
         origin="services.rabbitmq",
         origins=_override_origins("rabbitmq", override),
     )
-    meta = _clone_meta(override, notify="true", ordered="true", interleave="true")
+    meta = _clone_meta(
+        override,
+        notify="true",
+        ordered="true",
+        interleave="true",
+        **dict(STATEFUL_FAILURE_POLICY),
+    )
     return Clone(hakit_id("rabbitmq-clone"), child, meta)
 
 

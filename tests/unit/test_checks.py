@@ -115,6 +115,7 @@ def test_the_documented_codes_are_the_reported_ones():
         "HK202",
         "HK203",
         "HK204",
+        "HK205",
         "HK301",
         "HK302",
         "HK303",
@@ -338,6 +339,24 @@ def test_hk204_in_a_plain_primitive(cib):
     assert isinstance(vip, Primitive)
     ops = (*vip.ops, Op("monitor", 10, 30))
     assert codes(with_resource(cib, "hakit-vip-public", ops=ops)) == ["HK204"]
+
+
+@pytest.mark.parametrize("name", ["failure-timeout", "migration-threshold"])
+def test_hk205_a_promotable_clone_without_its_failure_policy(cib, name):
+    galera = clone(cib, "hakit-galera-clone")
+    meta = tuple(pair for pair in galera.meta if pair[0] != name)
+    problems = checks.check(with_resource(cib, "hakit-galera-clone", meta=meta))
+    assert [(p.code, p.subject) for p in problems] == [("HK205", galera.id)]
+    assert name in problems[0].message
+
+
+def test_hk205_a_notified_clone_is_stateful_too(cib):
+    keystone = clone(cib, "hakit-keystone-clone")
+    meta = (*keystone.meta, ("notify", "true"))
+    broken = with_resource(cib, "hakit-keystone-clone", meta=meta)
+    assert codes(broken) == ["HK205"]
+    assert codes(with_resource(cib, "hakit-keystone-clone", meta=(*meta,
+        ("failure-timeout", "30s"), ("migration-threshold", "5")))) == []  # fmt: skip
 
 
 # -- HK3xx: fencing -----------------------------------------------------------------

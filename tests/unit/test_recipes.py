@@ -436,6 +436,14 @@ def test_galera_members_are_the_node_addresses_by_default():
 # -- RabbitMQ and OpenDaylight ------------------------------------------------------
 
 
+@pytest.mark.parametrize("clone_id", ["hakit-galera-clone", "hakit-rabbitmq-clone"])
+def test_stateful_clones_carry_their_own_failure_policy(example, clone_id):
+    # Monitor failures never ban a member from its own data; they expire.
+    rsc = clone(example, clone_id)
+    assert rsc.meta_value("failure-timeout") == recipes.FAILURE_TIMEOUT
+    assert rsc.meta_value("migration-threshold") == "INFINITY"
+
+
 def test_rabbitmq_clone_is_notified_ordered_and_interleaved(example):
     rabbitmq = clone(example, "hakit-rabbitmq-clone")
     assert rabbitmq.child.agent == AgentRef("ocf", "rabbitmq", provider="hakit")
