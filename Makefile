@@ -10,7 +10,7 @@ PYTEST_ARGS   ?=
 
 export VENV
 
-.PHONY: help deps test check lint unit contract integration golden demo install bench clean
+.PHONY: help deps test check lint unit contract integration golden demo install deb rpm bench clean
 
 help:
 	@echo "make demo        build, verify and simulate the shipped topology; agents on a live node"
@@ -19,6 +19,8 @@ help:
 	@echo "make integration the tests that run real daemons"
 	@echo "make golden      regenerate golden meta-data files"
 	@echo "make install     install agents and library under DESTDIR (default /)"
+	@echo "make deb         build the .deb packages (and python3-redfish) into dist/deb"
+	@echo "make rpm         build the RPM packages for the RHEL 9 family into dist/rpm"
 	@echo "make bench       reproducible benchmarks (see bench/README.md)"
 
 deps:
@@ -53,6 +55,12 @@ demo: deps
 
 install:
 	$(SYSTEM_PYTHON) packaging/install.py --destdir "$(DESTDIR)"
+
+deb: deps
+	packaging/build-deb.sh dist/deb
+
+rpm: deps
+	packaging/build-rpm.sh dist/rpm
 
 bench: deps
 	bench/run.sh

@@ -15,6 +15,11 @@ DEB_PACKAGES=(
   python3 python3-venv python3-psutil python3-lxml python3-click python3-pyghmi
   rabbitmq-server hyperfine make openipmi ipmitool haproxy memcached
   mariadb-server mariadb-client galera-4 rsync socat
+  # package builds (make deb, make rpm) and what the packages depend on
+  debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools
+  lintian rpm rpmlint python3-cryptography python3-jsonpatch python3-json-pointer
+  python3-jsonpath-rw python3-requests python3-requests-toolbelt
+  python3-requests-unixsocket
 )
 
 need_apt() {
