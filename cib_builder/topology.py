@@ -62,7 +62,6 @@ prints the password; ``password_file`` names a file that holds it.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
@@ -70,6 +69,18 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cib_builder.toml_table import (
+    FILE,
+    Table,
+    host,
+    hostname,
+    ip_address,
+    matching,
+    one_of,
+    suggest,
+    toml_type,
+)
+from cib_builder.toml_table import Problem as Problem  # noqa: PLC0414 - re-export
 from fence_agents.ipmi import PRIVILEGES as IPMI_PRIVILEGES
 from ha_common import kinds
 from ocf_agents._runtime import registry
@@ -81,7 +92,7 @@ else:
     import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from ocf_agents._runtime.spec import Param
 
@@ -99,8 +110,6 @@ ACTIONS = ("start", "stop", "monitor", "promote", "demote", "notify")
 PROMOTABLE = ("galera",)
 #: ODL manages Open vSwitch itself; the OVS agent would fight it for the bridges.
 REPLACED_BY_OPENDAYLIGHT = ("neutron-openvswitch-agent",)
-#: Path of the problems that concern the file as a whole.
-FILE = "(file)"
 
 _ROOT_KEYS = ("cluster", "nodes", "vips", "services", "overrides")
 _CLUSTER_KEYS = ("name", "allow_two_node", "fencing_delay")
@@ -126,36 +135,7 @@ _NO_PASSWORD = (
 )
 _IPMI_USER_MAX = 16  # IPMI 2.0 user names are at most 16 bytes
 
-_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-_HOSTNAME_RE = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*\.?$")
 _PARAM_RE = re.compile(r"^[a-z0-9_]+$")
-_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
-_TOML_TYPES = (
-    (bool, "a boolean"),  # before int: bool is an int subclass
-    (int, "an integer"),
-    (float, "a float"),
-    (str, "a string"),
-    (list, "an array"),
-    (dict, "a table"),
-)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a topology, and where.
-
-    Attributes:
-        path: the field, like ``nodes[2].bmc.address``; ``(file)`` for the
-            file as a whole.
-        message: what is wrong, for a person.
-    """
-
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        """Render ``path: message``."""
-        return f"{self.path}: {self.message}"
 
 
 class TopologyError(Exception):
@@ -320,73 +300,6 @@ def parse(text: str, source: str = "<string>") -> Topology:
 # -- helpers -------------------------------------------------------------------
 
 
-def _join(path: str, key: str) -> str:
-    if not _BARE_KEY_RE.match(key):
-        key = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return f"{path}.{key}" if path else key
-
-
-def _toml_type(value: object) -> str:
-    for kind, name in _TOML_TYPES:
-        if isinstance(value, kind):
-            return name
-    return "a date or time"
-
-
-def _suggest(word: str, known: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, known, n=1)
-    if close:
-        return f"did you mean {close[0]!r}?"
-    return "known: " + ", ".join(known)
-
-
-def _one_of(*choices: str) -> Callable[[str], str]:
-    def check(value: str) -> str:
-        if value not in choices:
-            raise ValueError(f"{value!r} is not one of: {', '.join(choices)}")
-        return value
-
-    return check
-
-
-def _matching(pattern: str, message: str) -> Callable[[str], str]:
-    regex = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not regex.match(value):
-            raise ValueError(message)
-        return value
-
-    return check
-
-
-def _hostname(value: str) -> str:
-    if not _HOSTNAME_RE.match(value):
-        raise ValueError("not a valid host name")
-    return value
-
-
-def _ip_address(value: str) -> str:
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError("not an IPv4 or IPv6 address") from None
-    if address.is_unspecified or address.is_multicast:
-        raise ValueError("not a unicast address")
-    return str(address)
-
-
-def _host(value: str) -> str:
-    try:
-        return _ip_address(value)
-    except ValueError:
-        pass
-    try:
-        return _hostname(value)
-    except ValueError:
-        raise ValueError("not an IP address or host name") from None
-
-
 def _username(value: str) -> str:
     kinds.to_string(value)
     if not value:
@@ -425,115 +338,6 @@ def _gcomm_member(address: str) -> str:
 # -- reading -------------------------------------------------------------------
 
 
-class _Table:
-    """A TOML table being read: reports unknown keys and wrong types."""
-
-    def __init__(
-        self,
-        reader: _Reader,
-        data: Mapping[str, object],
-        path: str,
-        allowed: tuple[str, ...],
-        hints: Mapping[str, str] | None = None,
-    ) -> None:
-        self.reader = reader
-        self.data = data
-        self.path = path
-        for key in data:
-            if key in allowed:
-                continue
-            hint = (hints or {}).get(key)
-            self.error(key, hint or "unknown key; allowed: " + ", ".join(allowed))
-
-    def sub(self, key: str) -> str:
-        return _join(self.path, key)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def error(self, key: str, message: str) -> None:
-        self.reader.error(self.sub(key), message)
-
-    def _get(self, key: str, kind: type, expected: str, required: bool) -> object:
-        if key not in self.data:
-            if required:
-                self.error(key, "required key is missing")
-            return None
-        value = self.data[key]
-        # bool is an int subclass: TOML true is not an integer.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.error(key, f"expected {expected}, got {_toml_type(value)}")
-            return None
-        return value
-
-    def text(
-        self,
-        key: str,
-        check: Callable[[str], str] | None = None,
-        required: bool = False,
-    ) -> str | None:
-        value = self._get(key, str, "a string", required)
-        if not isinstance(value, str):
-            return None
-        if check is None:
-            return value
-        try:
-            return check(value)
-        except ValueError as exc:
-            self.error(key, str(exc))
-            return None
-
-    def integer(
-        self, key: str, low: int, high: int | None = None, *, required: bool = False
-    ) -> int | None:
-        value = self._get(key, int, "an integer", required)
-        if not isinstance(value, int):
-            return None
-        if value < low or (high is not None and value > high):
-            shown = f"{low} to {high}" if high is not None else f"at least {low}"
-            self.error(key, f"{value} is out of range ({shown})")
-            return None
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key, bool, "a boolean", False)
-        return value if isinstance(value, bool) else default
-
-    def array(self, key: str, *, required: bool = False) -> list[object] | None:
-        value = self._get(key, list, "an array", required)
-        return value if isinstance(value, list) else None
-
-    def table(
-        self,
-        key: str,
-        allowed: tuple[str, ...],
-        *,
-        required: bool = False,
-        hints: Mapping[str, str] | None = None,
-    ) -> _Table | None:
-        value = self._get(key, dict, "a table", required)
-        if not isinstance(value, dict):
-            return None
-        return _Table(self.reader, value, self.sub(key), allowed, hints)
-
-    def tables(
-        self, key: str, allowed: tuple[str, ...], *, required: bool = False
-    ) -> list[_Table | None]:
-        """Read an array of tables; entries of another type are None."""
-        items = self.array(key, required=required)
-        if items is None:
-            return []
-        result: list[_Table | None] = []
-        for index, item in enumerate(items):
-            path = f"{self.sub(key)}[{index}]"
-            if isinstance(item, dict):
-                result.append(_Table(self.reader, item, path, allowed))
-            else:
-                self.reader.error(path, f"expected a table, got {_toml_type(item)}")
-                result.append(None)
-        return result
-
-
 class _Reader:
     """Builds a Topology from parsed TOML, collecting every problem."""
 
@@ -553,13 +357,13 @@ class _Reader:
         self.warnings.append(Problem(path, message))
 
     def topology(self, data: Mapping[str, object], source: str) -> Topology | None:
-        root = _Table(self, data, "", _ROOT_KEYS)
+        root = Table(self, data, "", _ROOT_KEYS)
         cluster = root.table("cluster", _CLUSTER_KEYS, required=True)
         name: str | None = None
         allow_two_node = False
         fencing_delay: int | None = 0
         if cluster is not None:
-            check = _matching(r"^[A-Za-z0-9_-]+$", "use only letters, digits, - and _")
+            check = matching(r"^[A-Za-z0-9_-]+$", "use only letters, digits, - and _")
             name = cluster.text("name", check, required=True)
             allow_two_node = cluster.boolean("allow_two_node", False)
             if cluster.has("fencing_delay"):
@@ -605,13 +409,13 @@ class _Reader:
 
     # -- nodes ---------------------------------------------------------------
 
-    def node(self, table: _Table, index: int) -> NodeSpec | None:
-        name = table.text("name", _hostname, required=True)
+    def node(self, table: Table, index: int) -> NodeSpec | None:
+        name = table.text("name", hostname, required=True)
         if name is not None:
             first = self._node_names.setdefault(name.lower(), table.sub("name"))
             if first != table.sub("name"):
                 table.error("name", f"duplicate of {first}")
-        address = table.text("address", _ip_address, required=True)
+        address = table.text("address", ip_address, required=True)
         if address is not None:
             self.node_address(table, address)
         bmc = self.bmc(table, "bmc", index, required=True)
@@ -626,7 +430,7 @@ class _Reader:
             return None
         return NodeSpec(name, address, bmc, fallback)
 
-    def node_address(self, table: _Table, address: str) -> None:
+    def node_address(self, table: Table, address: str) -> None:
         first = self._node_addresses.setdefault(address, table.sub("address"))
         if first != table.sub("address"):
             table.error("address", f"duplicate of {first}")
@@ -669,7 +473,7 @@ class _Reader:
         if two_node and count > 2:
             self.warn("cluster.allow_two_node", f"has no effect with {count} nodes")
 
-    def bmc(self, parent: _Table, key: str, node: int, *, required: bool) -> Bmc | None:
+    def bmc(self, parent: Table, key: str, node: int, *, required: bool) -> Bmc | None:
         raw = parent.data.get(key)
         declared = raw.get("type") if isinstance(raw, dict) else None
         hints = {"password": _NO_PASSWORD, "passwd": _NO_PASSWORD}
@@ -684,8 +488,8 @@ class _Reader:
         table = parent.table(key, allowed, required=required, hints=hints)
         if table is None:
             return None
-        bmc_type = table.text("type", _one_of(*BMC_TYPES), required=True)
-        address = table.text("address", _host, required=True)
+        bmc_type = table.text("type", one_of(*BMC_TYPES), required=True)
+        address = table.text("address", host, required=True)
         port = table.integer("port", 1, 65535)
         username = table.text("username", _username, required=True)
         script = table.text("password_script", _password_script)
@@ -702,10 +506,10 @@ class _Reader:
         cipher = table.integer("cipher", 0, 17)
         if not lanplus and table.has("cipher"):
             table.error("cipher", "cipher suites need lanplus = true")
-        privlvl = table.text("privlvl", _one_of(*PRIVILEGE_LEVELS))
+        privlvl = table.text("privlvl", one_of(*PRIVILEGE_LEVELS))
         systems_uri = table.text(
             "systems_uri",
-            _matching(
+            matching(
                 r"^/redfish/v1/[A-Za-z0-9._~/%-]*$", "must start with /redfish/v1/"
             ),
         )
@@ -742,11 +546,11 @@ class _Reader:
 
     # -- vips ----------------------------------------------------------------
 
-    def vip(self, table: _Table) -> Vip | None:
+    def vip(self, table: Table) -> Vip | None:
         name = table.text(
-            "name", _matching(r"^[a-z0-9_-]+$", "use only a-z, 0-9, _ and -"), True
+            "name", matching(r"^[a-z0-9_-]+$", "use only a-z, 0-9, _ and -"), True
         )
-        address = table.text("address", _ip_address, required=True)
+        address = table.text("address", ip_address, required=True)
         high = 128
         if address is not None:
             high = 32 if ipaddress.ip_address(address).version == 4 else 128
@@ -756,7 +560,7 @@ class _Reader:
         prefix = table.integer("prefix", 0, high, required=True)
         nic = table.text(
             "nic",
-            _matching(r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$", "not an interface name"),
+            matching(r"^(?!\.\.?$)[A-Za-z0-9_.-]{1,15}$", "not an interface name"),
         )
         for key, value, seen in (
             ("name", name, self._vip_names),
@@ -773,13 +577,13 @@ class _Reader:
 
     # -- services ------------------------------------------------------------
 
-    def services(self, root: _Table) -> _Services:
+    def services(self, root: Table) -> _Services:
         found = _Services()
         table = root.table("services", _SERVICES_KEYS)
         if table is None:
             return found
-        found.haproxy = table.text("haproxy", _one_of(*HAPROXY_MANAGERS))
-        found.memcached = table.text("memcached", _one_of(*MEMCACHED_MANAGERS))
+        found.haproxy = table.text("haproxy", one_of(*HAPROXY_MANAGERS))
+        found.memcached = table.text("memcached", one_of(*MEMCACHED_MANAGERS))
         found.rabbitmq = table.boolean("rabbitmq", False)
         found.opendaylight = table.boolean("opendaylight", False)
         galera = table.table("galera", _GALERA_KEYS)
@@ -791,15 +595,15 @@ class _Reader:
             found.openstack = self.openstack(openstack, found.opendaylight)
         return found
 
-    def openstack(self, table: _Table, opendaylight: bool) -> tuple[str, ...]:
+    def openstack(self, table: Table, opendaylight: bool) -> tuple[str, ...]:
         names = table.array("enable", required=True) or []
         enabled: list[str] = []
         for index, name in enumerate(names):
             path = f"{table.sub('enable')}[{index}]"
             if not isinstance(name, str):
-                self.error(path, f"expected a string, got {_toml_type(name)}")
+                self.error(path, f"expected a string, got {toml_type(name)}")
             elif name not in SERVICE_NAMES:
-                self.error(path, "unknown service; " + _suggest(name, SERVICE_NAMES))
+                self.error(path, "unknown service; " + suggest(name, SERVICE_NAMES))
             elif name in enabled:
                 self.error(path, f"{name} is enabled twice")
             elif opendaylight and name in REPLACED_BY_OPENDAYLIGHT:
@@ -811,7 +615,7 @@ class _Reader:
     # -- overrides -----------------------------------------------------------
 
     def overrides(
-        self, root: _Table, services: _Services, node_count: int
+        self, root: Table, services: _Services, node_count: int
     ) -> tuple[tuple[str, Override], ...]:
         value = root.data.get("overrides")
         table = root.table("overrides", tuple(value) if isinstance(value, dict) else ())
@@ -827,7 +631,7 @@ class _Reader:
             elif name in SERVICE_NAMES:
                 table.error(name, f"{name} is not in services.openstack.enable")
             else:
-                table.error(name, "unknown resource; " + _suggest(name, deployed))
+                table.error(name, "unknown resource; " + suggest(name, deployed))
             entry = table.table(name, _OVERRIDE_KEYS)
             if entry is not None:
                 manager = {"haproxy": services.haproxy, "memcached": services.memcached}
@@ -836,7 +640,7 @@ class _Reader:
         return tuple(result)
 
     def override(
-        self, table: _Table, name: str, systemd: bool, node_count: int
+        self, table: Table, name: str, systemd: bool, node_count: int
     ) -> Override:
         params = self.params(table, name, systemd)
         timeouts: list[tuple[str, int]] = []
@@ -858,7 +662,7 @@ class _Reader:
         )
 
     def params(
-        self, table: _Table, name: str, systemd: bool
+        self, table: Table, name: str, systemd: bool
     ) -> tuple[tuple[str, str], ...]:
         value = table.data.get("params")
         params = table.table("params", tuple(value) if isinstance(value, dict) else ())
@@ -876,14 +680,14 @@ class _Reader:
                 params.error(key, "parameter names use only a-z, 0-9 and _")
             elif declared and key not in declared:
                 known = tuple(declared)
-                params.error(key, f"not a parameter of {name}; {_suggest(key, known)}")
+                params.error(key, f"not a parameter of {name}; {suggest(key, known)}")
             elif text is not None and key in declared:
                 self.check_param(params, key, text, declared[key])
             if text is not None:
                 result.append((key, text))
         return tuple(result)
 
-    def check_param(self, table: _Table, key: str, text: str, param: Param) -> None:
+    def check_param(self, table: Table, key: str, text: str, param: Param) -> None:
         """Convert and check a value exactly as the agent will."""
         if param.secret:
             table.error(key, "secrets never go into the topology")
