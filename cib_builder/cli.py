@@ -13,7 +13,16 @@ from typing import NoReturn
 
 import click
 
-from cib_builder import agents, checks, merge, pacemaker, pipeline, render, topology
+from cib_builder import (
+    agents,
+    checks,
+    corosync,
+    merge,
+    pacemaker,
+    pipeline,
+    render,
+    topology,
+)
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -216,14 +225,68 @@ def simulate(topology_file: str, fmt: str) -> None:
     result = _load(topology_file)
     if not result.ok:
         sys.exit(EXIT_PROBLEMS)
+    cluster = corosync.build(result.topology)
     try:
-        report = pacemaker.simulate(result.cib, result.xml)
+        report = pacemaker.simulate(result.cib, result.xml, quorum=cluster.quorum)
     except pacemaker.ToolError as exc:
         _fail(str(exc), EXIT_TOOL)
     if fmt == "json":
-        click.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        data = {**report.as_dict(), "quorum": _quorum(cluster)}
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
+        click.echo(f"quorum (corosync.conf from this topology): {_quorum(cluster)}")
         click.echo(pacemaker.format_text(report), nl=False)
+
+
+def _quorum(cluster: corosync.Corosync) -> str:
+    modes = ["wait_for_all" if cluster.wait_for_all else ""]
+    modes += ["two_node" if cluster.two_node else ""]
+    modes += ["last_man_standing" if cluster.last_man_standing else ""]
+    shown = ", ".join(m for m in modes if m)
+    return (
+        f"{cluster.quorum} of {len(cluster.nodes)} votes (votequorum"
+        f"{', ' + shown if shown else ''}); a node is declared dead "
+        f"{cluster.effective_token} ms after its last token, consensus "
+        f"{cluster.consensus} ms"
+    )
+
+
+@main.command(name="corosync")
+@click.argument("topology_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="default: stdout")
+def corosync_conf(topology_file: str, output: str | None) -> None:
+    """Write corosync.conf for TOPOLOGY_FILE (Corosync 3, knet, one line per link).
+
+    Checked first (HK701-HK705), then by corosync -t where corosync is
+    installed, and read back to the same settings.  The authkey itself is
+    never in the topology: create it once with corosync-keygen and copy it to
+    every node.
+    """
+    try:
+        topo = topology.load(topology_file)
+    except topology.TopologyError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    cluster = corosync.build(topo)
+    problems = corosync.check(cluster)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if checks.errors(problems):
+        sys.exit(EXIT_PROBLEMS)
+    text = corosync.render(cluster)
+    if corosync.parse(text) != cluster:
+        _fail("internal error: corosync.conf does not read back the same", 1)
+    try:
+        refused = pacemaker.corosync_test(text)
+    except pacemaker.ToolError as exc:
+        click.echo(f"corosync -t not run: {exc}", err=True)
+        refused = None
+    if refused:
+        _fail(f"corosync -t: {refused}", EXIT_PROBLEMS)
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        click.echo(text, nl=False)
 
 
 @main.command()

@@ -46,7 +46,8 @@ def _spawn(
             env=environ,
         )
     except FileNotFoundError:
-        raise ToolError(f"{argv[0]} is not installed (pacemaker-cli-utils)") from None
+        package = "corosync" if argv[0] == "corosync" else "pacemaker-cli-utils"
+        raise ToolError(f"{argv[0]} is not installed ({package})") from None
     except subprocess.TimeoutExpired:
         raise ToolError(f"{argv[0]} did not finish in {TOOL_TIMEOUT} s") from None
 
@@ -397,13 +398,22 @@ def _bring_up(cib: Cib, xml_file: str, tmp: str) -> str:
     return up
 
 
-def quorate_after(total: int, failed: int) -> bool:
-    """Votequorum: the survivors keep quorum with a strict majority of votes."""
-    return (total - failed) * 2 > total
+def quorate_after(total: int, failed: int, needed: int | None = None) -> bool:
+    """Votequorum: the survivors keep quorum with ``needed`` votes.
+
+    ``needed`` defaults to a strict majority; corosync.conf may say otherwise
+    (two_node: 1 of 2).
+    """
+    if needed is None:
+        needed = total // 2 + 1
+    return total - failed >= needed
 
 
-def simulate(cib: Cib, xml: bytes, pairs: int = 1) -> Report:
-    """Simulate the steady state, each single-node failure and ``pairs`` double ones."""
+def simulate(cib: Cib, xml: bytes, pairs: int = 1, quorum: int | None = None) -> Report:
+    """Simulate the steady state, each single-node failure and ``pairs`` double ones.
+
+    ``quorum`` is the votes corosync needs (default: a strict majority).
+    """
     names = [node.name for node in cib.nodes]
     scenarios = []
     with tempfile.TemporaryDirectory(prefix="hakit-simulate-") as tmp:
@@ -418,7 +428,7 @@ def simulate(cib: Cib, xml: bytes, pairs: int = 1) -> Report:
         cases = [[name] for name in names]
         cases += [names[i : i + 2] for i in range(0, min(pairs * 2, len(names) - 1), 2)]
         for failed in cases:
-            quorate = quorate_after(len(names), len(failed))
+            quorate = quorate_after(len(names), len(failed), quorum)
             out = os.path.join(tmp, "fail-" + "-".join(failed) + ".xml")
             root = _simulate(steady_file, out, failed, quorate)
             fenced, actions = _parse_actions(root)
@@ -535,3 +545,24 @@ def verify_errors(xml: bytes) -> list[str]:
             handle.write(xml)
         _, messages = _crm_verify(path)
     return [m for m in messages if "error" in m.lower()]
+
+
+def corosync_test(text: str) -> str | None:
+    """Run ``corosync -t`` on a corosync.conf; None when it is valid.
+
+    ``corosync -t`` also exits 8, silently, when no nodelist address is local
+    or the authkey is missing; on a building machine that is normal, so only
+    a parser message counts as a failure.  Returns that message.
+
+    Raises:
+        ToolError: corosync is not installed.
+    """
+    with tempfile.TemporaryDirectory(prefix="hakit-corosync-") as tmp:
+        path = os.path.join(tmp, "corosync.conf")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        done = _spawn(["corosync", "-t", "-c", path])
+    said = (done.stderr + done.stdout).strip()
+    if done.returncode == 0 or not said:
+        return None
+    return said.replace(path, "corosync.conf")

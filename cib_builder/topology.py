@@ -16,6 +16,9 @@ The format::
                               # exactly 2 only with allow_two_node = true
     name = "ctl1"             # unique, host-name syntax
     address = "192.168.77.11" # internal cluster address: IPv4 or IPv6, unique
+    links = ["192.168.77.11", "192.168.88.11"]
+                              # optional: one corosync link address each, the
+                              # first is address; default: [address]
     [nodes.bmc]               # required: the first fencing level
     type = "ipmi"             # "ipmi" or "redfish"
     address = "10.20.0.11"    # IP address or host name
@@ -35,6 +38,18 @@ The format::
     address = "172.16.0.10"   # unique, not a node address
     prefix = 24               # 0-32 for IPv4, 0-128 for IPv6
     nic = "eth1"              # optional interface name
+
+    [corosync]                # optional: the cluster layer (corosync.conf)
+    failover = "fast"         # "fast" (token 1000 ms), "standard" (3000 ms,
+                              # corosync's default) or "tolerant" (10000 ms)
+    token = 1000              # milliseconds; overrides failover
+    networks = ["192.168.77.0/24", "192.168.88.0/24"]
+                              # one network per link, in link order
+    crypto_cipher = "aes256"  # aes256 (default), aes192, aes128 or none
+    crypto_hash = "sha256"    # sha256 (default), sha384, sha512, sha1, md5, none
+    keyfile = "/etc/corosync/authkey"   # the key itself is never here
+    last_man_standing = false
+    logfile = "/var/log/corosync/corosync.log"
 
     [services]                # every service is optional
     haproxy = "systemd"       # "systemd" or "ocf"; absent: not deployed
@@ -111,9 +126,23 @@ PROMOTABLE = ("galera",)
 #: ODL manages Open vSwitch itself; the OVS agent would fight it for the bridges.
 REPLACED_BY_OPENDAYLIGHT = ("neutron-openvswitch-agent",)
 
-_ROOT_KEYS = ("cluster", "nodes", "vips", "services", "overrides")
+_ROOT_KEYS = ("cluster", "nodes", "vips", "services", "overrides", "corosync")
 _CLUSTER_KEYS = ("name", "allow_two_node", "fencing_delay")
-_NODE_KEYS = ("name", "address", "bmc", "fallback_bmc")
+_NODE_KEYS = ("name", "address", "links", "bmc", "fallback_bmc")
+_COROSYNC_KEYS = (
+    "failover",
+    "token",
+    "networks",
+    "crypto_cipher",
+    "crypto_hash",
+    "keyfile",
+    "last_man_standing",
+    "logfile",
+)
+#: failover profiles of cib_builder.corosync (the token each one means is there).
+FAILOVER = ("fast", "standard", "tolerant")
+CIPHERS = ("aes256", "aes192", "aes128", "none")
+HASHES = ("sha256", "sha384", "sha512", "sha1", "md5", "none")
 _BMC_KEYS = ("type", "address", "port", "username", "password_script", "password_file")
 _IPMI_KEYS = ("lanplus", "cipher", "privlvl")
 _REDFISH_KEYS = ("systems_uri", "ssl_insecure", "ssl_ca_file")
@@ -182,12 +211,34 @@ class Bmc:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """A controller: its cluster name, internal address and fencing devices."""
+    """A controller: its cluster name, addresses and fencing devices.
+
+    ``links`` holds one address per corosync link; the first is ``address``.
+    """
 
     name: str
     address: str
     bmc: Bmc
     fallback_bmc: Bmc | None
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CorosyncSpec:
+    """The cluster layer's settings (see :mod:`cib_builder.corosync`).
+
+    ``token`` (milliseconds) is set only when the file gives one; otherwise
+    the ``failover`` profile decides.
+    """
+
+    failover: str = "fast"
+    token: int | None = None
+    networks: tuple[str, ...] = ()
+    crypto_cipher: str = "aes256"
+    crypto_hash: str = "sha256"
+    keyfile: str = "/etc/corosync/authkey"
+    last_man_standing: bool = False
+    logfile: str = "/var/log/corosync/corosync.log"
 
 
 @dataclass(frozen=True)
@@ -244,6 +295,7 @@ class Topology:
     openstack: tuple[str, ...]
     overrides: tuple[tuple[str, Override], ...]
     warnings: tuple[Problem, ...]
+    corosync: CorosyncSpec = CorosyncSpec()
 
     def override(self, name: str) -> Override | None:
         """Return the override of resource ``name``, if the file has one."""
@@ -383,6 +435,17 @@ class _Reader:
         ]
         services = self.services(root)
         overrides = self.overrides(root, services, len(node_tables))
+        corosync = self.corosync(root)
+        if corosync.networks:
+            for position, table in enumerate(node_tables):
+                items = table.data.get("links") if table is not None else None
+                count = len(items) if isinstance(items, list) else 1
+                if count != len(corosync.networks):
+                    self.error(
+                        f"nodes[{position}].links",
+                        f"{count} link(s), but corosync.networks names "
+                        f"{len(corosync.networks)}",
+                    )
         if self.problems or name is None:
             return None
         addresses = [node.address for node in nodes if node is not None]
@@ -405,6 +468,7 @@ class _Reader:
             openstack=services.openstack,
             overrides=overrides,
             warnings=tuple(self.warnings),
+            corosync=corosync,
         )
 
     # -- nodes ---------------------------------------------------------------
@@ -418,6 +482,7 @@ class _Reader:
         address = table.text("address", ip_address, required=True)
         if address is not None:
             self.node_address(table, address)
+        links = self.links(table, address)
         bmc = self.bmc(table, "bmc", index, required=True)
         fallback = self.bmc(table, "fallback_bmc", index, required=False)
         if (
@@ -428,7 +493,64 @@ class _Reader:
             self.warn(table.sub("fallback_bmc"), "is the same device as bmc")
         if name is None or address is None or bmc is None:
             return None
-        return NodeSpec(name, address, bmc, fallback)
+        return NodeSpec(name, address, bmc, fallback, links)
+
+    def links(self, table: Table, address: str | None) -> tuple[str, ...]:
+        """Every link address of a node: ``links``, else just ``address``."""
+        items = table.array("links")
+        if items is None:
+            return (address,) if address else ()
+        found: list[str] = []
+        for position, item in enumerate(items):
+            path = f"{table.sub('links')}[{position}]"
+            if not isinstance(item, str):
+                self.error(path, f"expected a string, got {toml_type(item)}")
+                continue
+            try:
+                found.append(ip_address(item))
+            except ValueError as exc:
+                self.error(path, str(exc))
+        if not items:
+            self.error(table.sub("links"), "lists no address")
+        elif found and address and found[0] != address:
+            self.error(
+                f"{table.sub('links')}[0]",
+                f"{found[0]} is not the node's address {address}: "
+                "the first link is the address",
+            )
+        if len(set(found)) != len(found):
+            self.error(table.sub("links"), "lists an address twice")
+        return tuple(found)
+
+    def corosync(self, root: Table) -> CorosyncSpec:
+        """The [corosync] table, every key optional."""
+        table = root.table("corosync", _COROSYNC_KEYS)
+        if table is None:
+            return CorosyncSpec()
+        defaults = CorosyncSpec()
+        networks: list[str] = []
+        for position, item in enumerate(table.array("networks") or []):
+            path = f"{table.sub('networks')}[{position}]"
+            try:
+                if not isinstance(item, str):
+                    raise ValueError(f"expected a string, got {toml_type(item)}")
+                networks.append(str(ipaddress.ip_network(item, strict=True)))
+            except ValueError as exc:
+                self.error(path, f"not a network like 192.168.77.0/24: {exc}")
+        cipher = table.text("crypto_cipher", one_of(*CIPHERS))
+        digest = table.text("crypto_hash", one_of(*HASHES))
+        if cipher not in (None, "none") and digest == "none":
+            table.error("crypto_hash", "an encrypted link needs a hash too")
+        return CorosyncSpec(
+            failover=table.text("failover", one_of(*FAILOVER)) or defaults.failover,
+            token=table.integer("token", 100, 60000),
+            networks=tuple(networks),
+            crypto_cipher=cipher or defaults.crypto_cipher,
+            crypto_hash=digest or defaults.crypto_hash,
+            keyfile=table.text("keyfile", kinds.to_path) or defaults.keyfile,
+            last_man_standing=table.boolean("last_man_standing", False),
+            logfile=table.text("logfile", kinds.to_path) or defaults.logfile,
+        )
 
     def node_address(self, table: Table, address: str) -> None:
         first = self._node_addresses.setdefault(address, table.sub("address"))
