@@ -148,9 +148,9 @@ def test_example_parses_to_the_expected_dataclasses():
         allow_two_node=False,
         fencing_delay=0,
         nodes=(
-            NodeSpec("ctl1", "192.168.77.11", _ipmi(1), None),
-            NodeSpec("ctl2", "192.168.77.12", _ipmi(2), None),
-            NodeSpec("ctl3", "192.168.77.13", redfish, None),
+            NodeSpec("ctl1", "192.168.77.11", _ipmi(1), None, ("192.168.77.11",)),
+            NodeSpec("ctl2", "192.168.77.12", _ipmi(2), None, ("192.168.77.12",)),
+            NodeSpec("ctl3", "192.168.77.13", redfish, None, ("192.168.77.13",)),
         ),
         vips=(
             Vip("public", "172.16.0.10", 24, "eth2"),
