@@ -292,8 +292,11 @@ def test_cli_simulate_text(report):
     ) as simulate:
         result = invoke("simulate", str(EXAMPLE))
     assert result.exit_code == 0, result.output
-    assert result.stdout == pacemaker.format_text(report)
+    first, rest = result.stdout.split("\n", 1)
+    assert first.startswith("quorum (corosync.conf from this topology): 2 of 3 votes")
+    assert rest == pacemaker.format_text(report)
     simulate.assert_called_once()
+    assert simulate.call_args.kwargs["quorum"] == 2
 
 
 BROKEN_SECRET = "hunter2-do-not-print"
