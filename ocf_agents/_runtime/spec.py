@@ -112,12 +112,20 @@ class AgentSpec:
                 names.append(action.name)
         return tuple(names)
 
-    def default_timeout(self, action: str) -> int:
-        """The declared timeout of ``action``; 20 s for undeclared ones."""
-        for declared in self.actions:
-            if declared.name == action:
+    def default_timeout(self, action: str, interval: int | None = None) -> int:
+        """The declared timeout of ``action``; 20 s for undeclared ones.
+
+        Args:
+            action: the action name.
+            interval: for an action declared more than once (monitors with
+                different intervals or depths), the interval in seconds of
+                the one meant; the first declaration when none matches.
+        """
+        found = [declared for declared in self.actions if declared.name == action]
+        for declared in found:
+            if interval is not None and (declared.interval or 0) == interval:
                 return declared.timeout
-        return 20
+        return found[0].timeout if found else 20
 
     def get_extra(self, key: str) -> object:
         """Return an agent-specific constant."""

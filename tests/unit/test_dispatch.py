@@ -89,8 +89,18 @@ def test_host_setup_error_on_start_is_err_args(capsys, monkeypatch):
 
 
 def test_stop_with_broken_config_runs_degraded(capsys):
-    rc, _, _ = run("stop", {"OCF_RESKEY_port": "x"}, capsys)
+    environ = {"OCF_RESKEY_port": "x", "OCF_RESOURCE_INSTANCE": "fake:1"}
+    rc, _, _ = run("stop", environ, capsys)
     assert rc == OcfRc.ERR_GENERIC  # the fake stop returns 1 exactly when degraded
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "monitor"])
+def test_missing_instance_is_refused_with_one_reason(action, capsys):
+    environ = {k: v for k, v in BASE.items() if k != "OCF_RESOURCE_INSTANCE"}
+    rc, _, err = run(action, environ, capsys)
+    assert rc == OcfRc.ERR_ARGS
+    (line,) = reasons(err)
+    assert "OCF_RESOURCE_INSTANCE" in line
 
 
 def test_stop_with_good_config_is_not_degraded(capsys):
