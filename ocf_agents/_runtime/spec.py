@@ -35,9 +35,33 @@ class Param:
     check: Callable[[object], None] | None = None
 
     def __post_init__(self) -> None:
-        """Refuse declarations that could never work."""
+        """Refuse declarations that could never work or would read blank."""
         if self.required and self.default is not None:
             raise ValueError(f"param {self.name}: required params take no default")
+        _check_descriptions(f"param {self.name}", self.name, self.shortdesc)
+        if self.longdesc.strip() == self.shortdesc.strip():
+            # crmsh shows no title for a parameter whose descriptions are equal.
+            raise ValueError(
+                f"param {self.name}: longdesc repeats shortdesc; leave it out"
+            )
+
+
+def _check_descriptions(what: str, name: str, shortdesc: str) -> None:
+    """Refuse a short description that listings would show blank or broken.
+
+    ``crm ra info`` shows no title for a shortdesc that is empty or equal to
+    the name (or to the longdesc), and prints it on one line.
+
+    Raises:
+        ValueError: naming ``what`` and the problem.
+    """
+    text = shortdesc.strip()
+    if not text:
+        raise ValueError(f"{what}: shortdesc is empty")
+    if text == name:
+        raise ValueError(f"{what}: shortdesc only repeats the name")
+    if "\n" in text:
+        raise ValueError(f"{what}: shortdesc must be one line")
 
 
 @record
@@ -87,7 +111,13 @@ class AgentSpec:
     extra: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
-        """Refuse duplicate names, which meta-data and parsing could not tell apart."""
+        """Refuse duplicate names, which meta-data and parsing could not tell apart.
+
+        Also refuse a short description listings would show blank.
+        """
+        _check_descriptions(f"agent {self.name}", self.name, self.shortdesc)
+        if self.shortdesc.strip() == self.longdesc.strip():
+            raise ValueError(f"agent {self.name}: longdesc repeats shortdesc")
         seen: set[str] = set()
         for param in self.params:
             for name in (param.name, param.replaces):
