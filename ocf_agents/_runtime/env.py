@@ -12,6 +12,21 @@ log = lazylog.get(__name__)
 
 PREFIX = "OCF_RESKEY_"
 
+#: Characters of a parameter value a message shows at most.
+SHOWN_CHARS = 60
+
+
+def shown(value: str) -> str:
+    """``repr(value)`` for a message; a long value is cut and its length given.
+
+    A pasted file or a runaway template can make a value of many kilobytes,
+    and every message that echoes it would carry it whole (into the exit
+    reason, which Pacemaker keeps in the CIB, and into the logs).
+    """
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARS]!r}... ({len(value)} characters)"
+
 
 class Config(Mapping[str, object]):
     """Converted parameter values, with where each one came from."""
@@ -118,8 +133,7 @@ def load(
             if param.check is not None:
                 param.check(value)
         except ValueError as exc:
-            shown = "<secret>" if param.secret else repr(raw)
-            problems.append(f"{param.name}={shown}: {exc}")
+            problems.append(_problem(param, raw, str(exc)))
             values[param.name] = _fallback(param) if lenient else None
             continue
         values[param.name] = value
@@ -128,6 +142,16 @@ def load(
     for problem in problems:
         log.warning("ignoring bad parameter: %s", problem)
     return Config(values, sources, tuple(secrets))
+
+
+def _problem(param: Param, raw: str, reason: str) -> str:
+    """``name=value: reason``, with the value masked if secret, cut if long."""
+    if param.secret:
+        return f"{param.name}=<secret>: {reason}"
+    if len(raw) > SHOWN_CHARS:
+        # Kinds echo the value they refuse ("'x...' is not an integer").
+        reason = reason.replace(repr(raw), "it")
+    return f"{param.name}={shown(raw)}: {reason}"
 
 
 def _fallback(param: Param) -> object:
