@@ -21,14 +21,16 @@ LIBDIR = Path("/usr/lib/hakit-test/python")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def run_installer(*args: str, python: str = SYSTEM_PYTHON) -> None:
-    """Run packaging/install.py (destdir /) for ``python`` with ``args``."""
+def run_installer(
+    *args: str, python: str = SYSTEM_PYTHON, destdir: str | Path = "/"
+) -> None:
+    """Run packaging/install.py for ``python`` with ``args`` into ``destdir``."""
     subprocess.run(
         [
             SYSTEM_PYTHON,
             str(ROOT / "packaging" / "install.py"),
             "--destdir",
-            "/",
+            str(destdir),
             "--python",
             python,
             *args,
