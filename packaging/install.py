@@ -167,8 +167,8 @@ def write(path: str, text: str, mode: int) -> None:
     os.replace(tmp, path)
 
 
-def main() -> int:
-    """Parse arguments and install."""
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--destdir", default="/")
     parser.add_argument("--python", default="/usr/bin/python3")
@@ -186,9 +186,25 @@ def main() -> int:
         action="store_true",
         help="only the launchers (the library is installed already)",
     )
+    parser.add_argument(
+        "--list",
+        action="store_true",
+        help="write nothing; print what an install would replace, one path a"
+        " line (the OCF provider directory and the library packages as"
+        " directories), so a caller can keep and later restore it",
+    )
     args = parser.parse_args()
-
     sys.path.insert(0, ROOT)
+    from fence_agents import registry as fence_registry  # noqa: PLC0415
+
+    if args.only and not fence_registry.exists(args.only):
+        parser.error(f"unknown fence agent {args.only}")
+    return args
+
+
+def main() -> int:
+    """Parse arguments and install (or list what an install would replace)."""
+    args = parse_args()
     from fence_agents import registry as fence_registry  # noqa: PLC0415
     from ocf_agents._runtime import registry  # noqa: PLC0415
 
@@ -200,21 +216,32 @@ def main() -> int:
     def under(path: str) -> str:
         return os.path.join(destdir, path.lstrip("/"))
 
-    if args.only:
-        if not fence_registry.exists(args.only):
-            parser.error(f"unknown fence agent {args.only}")
-        path = under(os.path.join(args.sbindir, args.only))
-        write(
-            path,
-            fence_launcher(args.python, args.only, extra_path, site_dirs(args.python)),
-            0o755,
-        )
-        print(f"installed {path} ({args.python})")
-        return 0
-    if not args.no_library:
-        copy_library(under(libdir))
-    agent_dir = under(os.path.join(args.ocf_root, "resource.d", PROVIDER))
     sites = site_dirs(args.python)
+    fences = [args.only] if args.only else list(fence_registry.names())
+    launchers = {
+        under(os.path.join(args.sbindir, fence)): fence_launcher(
+            args.python, fence, extra_path, sites
+        )
+        for fence in fences
+    }
+    agent_dir = under(os.path.join(args.ocf_root, "resource.d", PROVIDER))
+    library = not (args.only or args.no_library)
+    if args.list:
+        listed = [] if args.only else [agent_dir]
+        listed += list(launchers)
+        if not args.only:
+            listed.append(under(os.path.join(args.bindir, "hakit-cib")))
+        if library:
+            listed += [os.path.join(under(libdir), package) for package in PACKAGES]
+        print("\n".join(listed))
+        return 0
+    if args.only:
+        for path, text in launchers.items():
+            write(path, text, 0o755)
+            print(f"installed {path} ({args.python})")
+        return 0
+    if library:
+        copy_library(under(libdir))
     for name in registry.names():
         write(
             os.path.join(agent_dir, name),
@@ -222,9 +249,8 @@ def main() -> int:
             0o755,
         )
     print(f"installed {len(registry.names())} OCF agents in {agent_dir}")
-    for fence in fence_registry.names():
-        path = under(os.path.join(args.sbindir, fence))
-        write(path, fence_launcher(args.python, fence, extra_path, sites), 0o755)
+    for path, text in launchers.items():
+        write(path, text, 0o755)
         print(f"installed {path}")
     cli = under(os.path.join(args.bindir, "hakit-cib"))
     write(cli, command_launcher(args.python, "cib_builder.cli", extra_path), 0o755)

@@ -240,14 +240,25 @@ def nova_conductor_service(
 
 
 @pytest.fixture(scope="session")
-def installed_agents() -> Path:
-    """hakit's agents installed where Pacemaker and ocf-tester find them."""
-    from .agents import install_agents, install_redfish_agent  # noqa: PLC0415
+def installed_agents(request: pytest.FixtureRequest) -> Path:
+    """hakit's agents installed where Pacemaker and ocf-tester find them.
+
+    What the install replaces (launchers, ``hakit-cib``, the library
+    directory) is kept and put back when pytest ends, after every session
+    fixture, so no cluster still runs the launchers while they change.
+    """
+    from .agents import (  # noqa: PLC0415
+        install_agents,
+        install_redfish_agent,
+        keep_installed,
+    )
 
     if os.geteuid() != 0:
         lab_unavailable("installing OCF agents needs root")
     if not Path("/usr/lib/ocf/resource.d/heartbeat").is_dir():
         lab_unavailable("resource-agents is not installed")
+    kept = keep_installed(redfish_python=sys.executable)
+    request.config.add_cleanup(kept.restore)
     path = install_agents()
     install_redfish_agent(sys.executable)
     return path

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab.agents import SYSTEM_PYTHON, run_installer
+from tests.lab.snapshot import Snapshot
 
 VERSION = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -172,3 +173,96 @@ def test_launcher_finds_its_library_after_a_python_minor_upgrade(
         shutil.rmtree(private_python / "lib" / "python3.99")
     assert again.returncode != 0, "the library came from somewhere else"
     assert "ocf_agents" in again.stderr
+
+
+# -- what tests install into the system goes back afterwards ------------------
+
+LIBDIR = "/usr/lib/hakit-test/python"
+
+
+def tree(root: Path) -> dict[str, tuple[object, ...]]:
+    """Every path under ``root``: kind, mode, owner and content or link target."""
+    found: dict[str, tuple[object, ...]] = {}
+    for path in sorted(root.rglob("*")):
+        info = path.lstat()
+        if path.is_symlink():
+            what: tuple[object, ...] = ("link", os.readlink(path))
+        elif path.is_dir():
+            what = ("dir",)
+        else:
+            what = ("file", path.read_bytes())
+        found[str(path.relative_to(root))] = (*what, info.st_mode, info.st_uid)
+    return found
+
+
+@pytest.fixture
+def lived_in(tmp_path: Path) -> Path:
+    """A root with an older hakit, a foreign file and a link, but no library."""
+    root = tmp_path / "root"
+    agents = root / "usr" / "lib" / "ocf" / "resource.d" / "hakit"
+    agents.mkdir(parents=True)
+    (agents / "keystone").write_text("#!/bin/sh\necho packaged\n")
+    (agents / "keystone").chmod(0o750)
+    (agents / "retired-agent").write_text("#!/bin/sh\n")
+    sbin = root / "usr" / "sbin"
+    sbin.mkdir()
+    (sbin / "fence_hakit_ipmi").write_text("#!/usr/bin/python3\n# packaged\n")
+    (sbin / "fence_hakit_ipmi").chmod(0o755)
+    (sbin / "fence_hakit_redfish").symlink_to("fence_hakit_ipmi")
+    (sbin / "fence_ipmilan").write_text("not hakit's\n")
+    (root / "usr" / "lib" / "python3").mkdir()
+    return root
+
+
+def test_install_then_restore_leaves_the_root_as_it_was(lived_in: Path) -> None:
+    before = tree(lived_in)
+    full = ("--libdir", LIBDIR)
+    redfish = (*full, "--only", "fence_hakit_redfish")
+    listed = run_installer(*full, "--list", destdir=lived_in).split()
+    listed += run_installer(
+        *redfish, "--list", python=sys.executable, destdir=lived_in
+    ).split()
+    kept = Snapshot(listed)
+    run_installer(*full, destdir=lived_in)
+    run_installer(*redfish, python=sys.executable, destdir=lived_in)
+    during = tree(lived_in)
+    assert during != before
+    redfish_launcher = lived_in / "usr" / "sbin" / "fence_hakit_redfish"
+    assert redfish_launcher.read_text().startswith(f"#!{sys.executable} -sS")
+    kept.restore()
+    assert tree(lived_in) == before
+    assert not (lived_in / "usr" / "lib" / "hakit-test").exists()
+
+
+def test_installer_lists_everything_it_writes(lived_in: Path) -> None:
+    """The snapshot's paths come from install.py --list: nothing escapes them."""
+    before = tree(lived_in)
+    listed = [Path(p) for p in run_installer("--list", destdir=lived_in).split()]
+    assert len(listed) == 1 + 2 + 1 + 4  # provider dir, fence, hakit-cib, packages
+    run_installer(destdir=lived_in)
+    after = tree(lived_in)
+    changed = {p for p in after if after[p] != before.get(p)}
+    changed |= {p for p in before if p not in after}
+    parents = {lived_in / p for p in changed}
+    outside = [
+        p
+        for p in parents
+        if not any(p == kept or kept in p.parents for kept in listed)
+        and not any(p in kept.parents for kept in listed)  # directories made
+    ]
+    assert outside == []
+
+
+def test_restore_of_nothing_removes_created_directories(tmp_path: Path) -> None:
+    created = tmp_path / "a" / "b" / "file"
+    kept = Snapshot([created])
+    assert kept.paths == (tmp_path / "a",)
+    created.parent.mkdir(parents=True)
+    created.write_text("x")
+    kept.restore()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_snapshot_refuses_relative_paths() -> None:
+    with pytest.raises(ValueError, match="absolute"):
+        Snapshot(["usr/sbin/fence_hakit_ipmi"])
