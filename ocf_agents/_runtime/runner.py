@@ -134,7 +134,7 @@ def execute(
     from ha_common.redact import Redactor  # noqa: PLC0415
 
     redactor = Redactor(env.secrets_of(spec, environ))
-    instance = environ.get("OCF_RESOURCE_INSTANCE", spec.name)
+    instance = environ.get("OCF_RESOURCE_INSTANCE") or spec.name
 
     def setup() -> None:
         from ha_common import logsetup  # noqa: PLC0415
