@@ -121,8 +121,16 @@ def _cpu() -> str:
 
 
 def _shown(path: Path) -> str:
-    """``path`` relative to the repository when inside it: no local paths in results."""
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    """``path`` without this machine's directories, for the committed results.
+
+    Relative to the repository when inside it, ``$VENV/...`` inside another
+    virtualenv, else as it is (a system path such as ``/usr/bin/python3``).
+    """
+    if path.is_relative_to(ROOT):
+        return str(path.relative_to(ROOT))
+    if sys.prefix != sys.base_prefix and path.is_relative_to(sys.prefix):
+        return str("$VENV" / path.relative_to(sys.prefix))
+    return str(path)
 
 
 def _facts(runs: int) -> list[str]:

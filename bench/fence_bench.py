@@ -723,13 +723,26 @@ def bench(runs: int, output_dir: Path, installed: bool) -> None:
     facts["loadavg at the end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     text, data = report(results, by_key, facts, runs)
     output_dir.mkdir(parents=True, exist_ok=True)
+    text = _neutral(text, workdir)
     (output_dir / "fence.md").write_text(text)
-    # The work directory is gone by now: name it, not its random path.
-    text_json = json.dumps(data, indent=2).replace(str(workdir), "$WORK")
+    text_json = _neutral(json.dumps(data, indent=2), workdir)
     (output_dir / "fence.json").write_text(text_json + "\n")
     print()
     print(text, end="")
     print(f"fence_bench: wrote {output_dir / 'fence.md'} and fence.json")
+
+
+def _neutral(text: str, workdir: Path) -> str:
+    """``text`` without this machine's paths, for the committed results.
+
+    The work directory (gone by now) becomes ``$WORK``, the virtualenv that
+    runs the Redfish agents ``$VENV``: what a reader needs is which
+    interpreter it was (the facts give its version), not where it lived.
+    """
+    text = text.replace(str(workdir), "$WORK")
+    if sys.prefix != sys.base_prefix:
+        text = text.replace(sys.prefix, "$VENV")
+    return text
 
 
 def main() -> int:

@@ -452,7 +452,7 @@ def report(
         f'- {CLI}: `{MARIADB} -NBe "{CLI_QUERY}"` (root over the unix socket)',
         "",
         "Where hakit's time goes: the launcher's interpreter "
-        f"(`{SYSTEM_PYTHON} -s`) importing one more stage of the monitor path per "
+        f"(`{SYSTEM_PYTHON} -sS`) importing one more stage of the monitor path per "
         "row, timed after the comparison in the same node and the same way, "
         "with the monitor again; the last row's step is the monitor's own work "
         "(environment, pid check, one connection, SHOW STATUS) and exiting.",

@@ -7,6 +7,7 @@
 #   bench/run.sh            writes bench/results/{metadata,monitor,floor}.{md,json}
 #                           and bench/results/startup.md (the summary), then
 #                           runs bench/cib_bench.py: bench/results/cib.md,
+#                           bench/test_cib_bench.py (pytest-benchmark, printed only),
 #                           bench/fence_bench.py: bench/results/fence.{md,json}
 #                           and bench/galera_bench.py: bench/results/galera.{md,json}
 #
@@ -161,8 +162,10 @@ bench monitor \
     "Dummy monitor" "$DUMMY monitor" \
     "dummypy monitor" "$DUMMYPY monitor"
 
-# The floor every Python agent pays: the launcher's interpreter, no imports.
+# The floor every Python agent pays: the launchers' interpreter (-sS: no site
+# module), no imports; and, for scale, the same interpreter with site (-s).
 bench floor \
+    "python3 -sS -c pass" "$PYTHON -sS -c pass" \
     "python3 -s -c pass" "$PYTHON -s -c pass"
 
 # --- summary ------------------------------------------------------------------
@@ -218,10 +221,12 @@ for name, action in (("metadata", "meta-data"), ("monitor", "monitor")):
         f"| {hakit / dummy:.1f}x | {hakit / dummypy:.2f}x | < {target:.0f} "
         f"| {'yes' if hakit < target else 'NO'} |"
     )
-floor = next(iter(load("floor").values()))
+floors = load("floor")
 lines += [
     "",
-    f"Interpreter floor (`python3 -s -c pass`): median {ms(floor['median']):.1f} ms.",
+    "Interpreter floor, no imports: "
+    + "; ".join(f"`{label}` median {ms(r['median']):.1f} ms" for label, r in floors.items())
+    + " (the launchers run `-sS`).",
     "",
     "| command | mean ± σ (ms) | min (ms) | max (ms) |",
     "|---|---:|---:|---:|",
@@ -247,6 +252,12 @@ CIB_PYTHON=${BENCH_CIB_PYTHON:-${VENV:-$ROOT/.venv}/bin/python}
 echo
 echo "== cib"
 "$CIB_PYTHON" "$HERE/cib_bench.py" --runs "${BENCH_CIB_RUNS:-5}" --output "$RESULTS/cib.md"
+# The same paths under pytest-benchmark (bench/test_cib_bench.py): a second,
+# calibrated measurement that also checks every run built a valid CIB.
+echo
+echo "== cib (pytest-benchmark)"
+(cd "$ROOT" && "$CIB_PYTHON" -m pytest bench/test_cib_bench.py -q -p no:cacheprovider \
+    --benchmark-columns=median,min,max,rounds)
 
 # --- fence agents: hakit vs ClusterLabs on ipmi_sim and sushy (bench/fence_bench.py)
 # Starts one ipmi_sim and one Redfish emulator in its own temporary directory,

@@ -162,22 +162,28 @@ def demo(work: Path) -> None:
 
     step("2. a real Corosync + Pacemaker node on 127.0.0.1")
     cluster = Cluster(work / "cluster")
+    # What step 3 replaces goes back once the cluster no longer runs it.
+    kept = agents.keep_installed()
     began = time.monotonic()
-    cluster.start()
     try:
+        cluster.start()
         print(f"node1 online, DC idle after {time.monotonic() - began:.1f} s")
         run_service_demo(cluster, work)
     finally:
         step("6. tear down")
-        cluster.stop()
-        print("cluster stopped; nothing left running")
+        try:
+            cluster.stop()
+            print("cluster stopped; nothing left running")
+        finally:
+            kept.restore()
+            print("installed files put back as they were before the demo")
 
 
 def run_service_demo(cluster: Cluster, work: Path) -> None:
     """Configure placement under Pacemaker, break it, watch the repair."""
     step("3. install the agents like the packages do")
     agent_dir = agents.install_agents()
-    print(f"agents in {agent_dir} (launchers run /usr/bin/python3 -s)")
+    print(f"agents in {agent_dir} (launchers run /usr/bin/python3 -sS)")
 
     step("4. a real OpenStack API service under ocf:hakit:placement-api")
     svc = openstack.prepare_placement(work / "placement", port=30591)

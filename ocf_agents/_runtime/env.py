@@ -12,20 +12,28 @@ log = lazylog.get(__name__)
 
 PREFIX = "OCF_RESKEY_"
 
+#: Characters of a parameter value a message shows at most.
+SHOWN_CHARS = 60
+
+
+def shown(value: str) -> str:
+    """``repr(value)`` for a message; a long value is cut and its length given.
+
+    A pasted file or a runaway template can make a value of many kilobytes,
+    and every message that echoes it would carry it whole (into the exit
+    reason, which Pacemaker keeps in the CIB, and into the logs).
+    """
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARS]!r}... ({len(value)} characters)"
+
 
 class Config(Mapping[str, object]):
-    """Converted parameter values, with where each one came from."""
+    """Converted parameter values, by parameter name."""
 
-    def __init__(
-        self,
-        values: dict[str, object],
-        sources: dict[str, str],
-        secrets: tuple[str, ...],
-    ) -> None:
+    def __init__(self, values: dict[str, object]) -> None:
         """Wrap already converted ``values``."""
         self._values = values
-        self.sources = sources
-        self.secrets = secrets
 
     def __getitem__(self, name: str) -> object:
         """Return the converted value of ``name`` (None when unset)."""
@@ -63,25 +71,20 @@ class Config(Mapping[str, object]):
         assert isinstance(value, tuple)
         return value
 
-    def is_set(self, name: str) -> bool:
-        """Tell whether the operator set ``name`` (rather than a default)."""
-        return self.sources.get(name) == "env"
 
-
-def _raw(param: Param, environ: Mapping[str, str]) -> tuple[str | None, str]:
+def _raw(param: Param, environ: Mapping[str, str]) -> str | None:
+    """The wire value of ``param``: set, under its old name, or its default."""
     value = environ.get(PREFIX + param.name)
-    if value not in (None, ""):
-        return value, "env"
+    if value:
+        return value
     if param.replaces:
         old = environ.get(PREFIX + param.replaces)
-        if old not in (None, ""):
+        if old:
             log.warning(
                 "parameter %s is deprecated, use %s", param.replaces, param.name
             )
-            return old, "env"
-    if param.default is not None:
-        return param.default, "default"
-    return None, "unset"
+            return old
+    return param.default
 
 
 def load(
@@ -100,26 +103,20 @@ def load(
         ConfigError: listing every problem found, not just the first.
     """
     values: dict[str, object] = {}
-    sources: dict[str, str] = {}
-    secrets: list[str] = []
     problems: list[str] = []
     for param in spec.params:
-        raw, source = _raw(param, environ)
-        sources[param.name] = source
+        raw = _raw(param, environ)
         if raw is None:
             if param.required:
                 problems.append(f"required parameter {param.name} is not set")
             values[param.name] = None
             continue
-        if param.secret:
-            secrets.append(raw)
         try:
             value = param.kind.convert(raw)
             if param.check is not None:
                 param.check(value)
         except ValueError as exc:
-            shown = "<secret>" if param.secret else repr(raw)
-            problems.append(f"{param.name}={shown}: {exc}")
+            problems.append(_problem(param, raw, str(exc)))
             values[param.name] = _fallback(param) if lenient else None
             continue
         values[param.name] = value
@@ -127,7 +124,17 @@ def load(
         raise ConfigError(problems)
     for problem in problems:
         log.warning("ignoring bad parameter: %s", problem)
-    return Config(values, sources, tuple(secrets))
+    return Config(values)
+
+
+def _problem(param: Param, raw: str, reason: str) -> str:
+    """``name=value: reason``, with the value masked if secret, cut if long."""
+    if param.secret:
+        return f"{param.name}=<secret>: {reason}"
+    if len(raw) > SHOWN_CHARS:
+        # Kinds echo the value they refuse ("'x...' is not an integer").
+        reason = reason.replace(repr(raw), "it")
+    return f"{param.name}={shown(raw)}: {reason}"
 
 
 def _fallback(param: Param) -> object:

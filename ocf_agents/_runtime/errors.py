@@ -22,6 +22,16 @@ class ConfigError(AgentError):
         super().__init__("; ".join(self.problems))
 
 
+class InvocationError(AgentError):
+    """The agent was run without what Pacemaker always gives it (OCF_ERR_ARGS).
+
+    OCF's own meaning of ``OCF_ERR_ARGS``: the agent was called improperly,
+    for example without ``OCF_RESOURCE_INSTANCE``.
+    """
+
+    rc = OcfRc.ERR_ARGS
+
+
 class HostSetupError(AgentError):
     """Parameters are valid but unusable on this host (OCF_ERR_ARGS)."""
 

@@ -20,9 +20,26 @@ def _desc(parent: ET.Element, tag: str, text: str) -> None:
     element.text = text
 
 
+def _value_note(param: Param) -> str:
+    """``Integer, default 5.``: the content facts, as a sentence."""
+    kind = param.kind.ocf_type.capitalize()
+    if param.default is None:
+        return f"{kind}, not set by default."
+    return f"{kind}, default {param.default or '(empty)'}."
+
+
 def _param_longdesc(param: Param) -> str:
-    text = param.longdesc or param.shortdesc
+    """The long description, never equal to the short one.
+
+    crmsh (``crm ra info``) shows no title for a parameter whose short and
+    long descriptions are equal, so a parameter declared without a longdesc
+    gets its shortdesc as a sentence followed by its type and default.
+    """
+    text = param.longdesc
     notes = []
+    if not text:
+        text = param.shortdesc.rstrip(".") + "."
+        notes.append(_value_note(param))
     if param.kind.choices:
         notes.append("Allowed values: " + ", ".join(param.kind.choices) + ".")
     if param.reloadable:

@@ -25,6 +25,10 @@ from ocf_agents._runtime.spec import AgentSpec
 
 log = lazylog.get(__name__)
 
+#: Characters of an exit reason at most.  Pacemaker shows it in ``crm_mon``
+#: and keeps it in the CIB's status section; one line must stay readable.
+MAX_REASON = 400
+
 #: Errors that mean "cannot run here", which a probe reports as not running.
 _SETUP_ERRORS = (ConfigError, HostSetupError, NotInstalledError)
 
@@ -101,6 +105,22 @@ def run_action(spec: AgentSpec, action: str, environ: Mapping[str, str]) -> Outc
         return Outcome(OcfRc.ERR_GENERIC, f"internal error: {type(exc).__name__}")
 
 
+def cut_reason(reason: str) -> str:
+    """Cut an over-long exit reason at a word boundary and say that it was cut.
+
+    Values are cut where they are shown (``env.shown``); this is the net
+    for every other message.  It runs after redaction, so a secret is
+    masked before the cut could leave a part of it unmatched.
+    """
+    if len(reason) <= MAX_REASON:
+        return reason
+    head = reason[:MAX_REASON]
+    space = head.rfind(" ")
+    if space > MAX_REASON // 2:
+        head = head[:space]
+    return f"{head.rstrip()}... (cut: {len(reason)} characters in all)"
+
+
 def logsetup_threshold(environ: Mapping[str, str]) -> int:
     """The lowest level an OCF run logs: DEBUG with ``HA_debug``, else INFO."""
     debug = environ.get("HA_debug", "") not in ("", "0")
@@ -114,7 +134,7 @@ def execute(
     from ha_common.redact import Redactor  # noqa: PLC0415
 
     redactor = Redactor(env.secrets_of(spec, environ))
-    instance = environ.get("OCF_RESOURCE_INSTANCE", spec.name)
+    instance = environ.get("OCF_RESOURCE_INSTANCE") or spec.name
 
     def setup() -> None:
         from ha_common import logsetup  # noqa: PLC0415
@@ -132,7 +152,7 @@ def execute(
         outcome = run_action(spec, "monitor" if action == "status" else action, environ)
     reason = ""
     if outcome.reason:
-        reason = redactor(" ".join(outcome.reason.split()))
+        reason = cut_reason(redactor(" ".join(outcome.reason.split())))
         log.error("%s: %s", action, reason, extra={"exit_reason": True})
     if "logging" in sys.modules:
         sys.modules["logging"].shutdown()

@@ -14,9 +14,6 @@ TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 if TYPE_CHECKING:
     from typing import Callable
 
-#: Actions every hakit agent implements through the runtime.
-RUNTIME_ACTIONS = ("meta-data", "validate-all", "usage")
-
 
 @record
 class Param:
@@ -35,9 +32,33 @@ class Param:
     check: Callable[[object], None] | None = None
 
     def __post_init__(self) -> None:
-        """Refuse declarations that could never work."""
+        """Refuse declarations that could never work or would read blank."""
         if self.required and self.default is not None:
             raise ValueError(f"param {self.name}: required params take no default")
+        _check_descriptions(f"param {self.name}", self.name, self.shortdesc)
+        if self.longdesc.strip() == self.shortdesc.strip():
+            # crmsh shows no title for a parameter whose descriptions are equal.
+            raise ValueError(
+                f"param {self.name}: longdesc repeats shortdesc; leave it out"
+            )
+
+
+def _check_descriptions(what: str, name: str, shortdesc: str) -> None:
+    """Refuse a short description that listings would show blank or broken.
+
+    ``crm ra info`` shows no title for a shortdesc that is empty or equal to
+    the name (or to the longdesc), and prints it on one line.
+
+    Raises:
+        ValueError: naming ``what`` and the problem.
+    """
+    text = shortdesc.strip()
+    if not text:
+        raise ValueError(f"{what}: shortdesc is empty")
+    if text == name:
+        raise ValueError(f"{what}: shortdesc only repeats the name")
+    if "\n" in text:
+        raise ValueError(f"{what}: shortdesc must be one line")
 
 
 @record
@@ -87,7 +108,13 @@ class AgentSpec:
     extra: tuple[tuple[str, object], ...] = ()
 
     def __post_init__(self) -> None:
-        """Refuse duplicate names, which meta-data and parsing could not tell apart."""
+        """Refuse duplicate names, which meta-data and parsing could not tell apart.
+
+        Also refuse a short description listings would show blank.
+        """
+        _check_descriptions(f"agent {self.name}", self.name, self.shortdesc)
+        if self.shortdesc.strip() == self.longdesc.strip():
+            raise ValueError(f"agent {self.name}: longdesc repeats shortdesc")
         seen: set[str] = set()
         for param in self.params:
             for name in (param.name, param.replaces):
@@ -97,13 +124,6 @@ class AgentSpec:
                     raise ValueError(f"agent {self.name}: duplicate param {name}")
                 seen.add(name)
 
-    def param(self, name: str) -> Param:
-        """Return the parameter called ``name``."""
-        for param in self.params:
-            if param.name == name:
-                return param
-        raise KeyError(name)
-
     def action_names(self) -> tuple[str, ...]:
         """Return the names of all actions, each once, in declaration order."""
         names: list[str] = []
@@ -112,12 +132,20 @@ class AgentSpec:
                 names.append(action.name)
         return tuple(names)
 
-    def default_timeout(self, action: str) -> int:
-        """The declared timeout of ``action``; 20 s for undeclared ones."""
-        for declared in self.actions:
-            if declared.name == action:
+    def default_timeout(self, action: str, interval: int | None = None) -> int:
+        """The declared timeout of ``action``; 20 s for undeclared ones.
+
+        Args:
+            action: the action name.
+            interval: for an action declared more than once (monitors with
+                different intervals or depths), the interval in seconds of
+                the one meant; the first declaration when none matches.
+        """
+        found = [declared for declared in self.actions if declared.name == action]
+        for declared in found:
+            if interval is not None and (declared.interval or 0) == interval:
                 return declared.timeout
-        return 20
+        return found[0].timeout if found else 20
 
     def get_extra(self, key: str) -> object:
         """Return an agent-specific constant."""

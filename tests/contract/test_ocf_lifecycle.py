@@ -198,3 +198,33 @@ def test_service_runs_as_the_configured_user(fakesvc):
     finally:
         assert run_agent(AGENT, "stop", params, extra).rc == OcfRc.SUCCESS
         shutil.rmtree(public)
+
+
+@pytest.mark.parametrize("timeout", ["0", "-5000"])
+def test_start_with_a_zero_or_negative_timeout_uses_the_declared_one(service, timeout):
+    """Issue #11: CRM_meta_timeout=0 made start fail without trying."""
+    params, extra = service
+    no_deadline = {**extra, "OCF_RESKEY_CRM_meta_timeout": timeout}
+    result = run_agent(AGENT, "start", params, no_deadline)
+    assert result.rc == OcfRc.SUCCESS, result.err
+    assert "CRM_meta_timeout" in result.err  # the warning says what was used
+    assert run_agent(AGENT, "monitor", params, no_deadline).rc == OcfRc.SUCCESS
+
+
+def test_huge_parameter_value_is_cut_in_the_exit_reason(fakesvc):
+    params, extra = fakesvc
+    result = run_agent(AGENT, "start", {**params, "port": "7" * 102400}, extra)
+    assert result.rc == OcfRc.ERR_CONFIGURED
+    (reason,) = result.reasons
+    assert "102400 characters" in reason
+    assert len(reason) < 300
+
+
+def test_actions_without_resource_instance_are_refused(fakesvc):
+    params, extra = fakesvc
+    no_instance = {**extra, "OCF_RESOURCE_INSTANCE": ""}
+    result = run_agent(AGENT, "start", params, no_instance)
+    assert result.rc == OcfRc.ERR_ARGS
+    (reason,) = result.reasons
+    assert "OCF_RESOURCE_INSTANCE" in reason
+    assert run_agent(AGENT, "validate-all", params, no_instance).rc == 0

@@ -34,6 +34,7 @@ from cib_builder.model import (
     Role,
 )
 from tests.contract.golden_cib import GOLDEN
+from tests.unavailable import unavailable
 
 NODES = ("ctl1", "ctl2", "ctl3")
 TOOL_PATH = os.pathsep.join(
@@ -208,17 +209,10 @@ MODELS = {"small": small_cib}
 # ------------------------------------------------------------------- helpers
 
 
-def _unavailable(reason: str) -> None:
-    """Fail in CI, skip elsewhere: a missing tool must never pass silently in CI."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: not skipping)", pytrace=False)
-    pytest.skip(reason)
-
-
 def _tool(name: str) -> str:
     path = shutil.which(name, path=TOOL_PATH)
     if path is None:
-        _unavailable(f"{name} is not installed")
+        unavailable(f"{name} is not installed")
     return str(path)
 
 
@@ -232,7 +226,7 @@ def _run(argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
 def schemas_installed() -> None:
     name = small_cib().schema
     if not (schema.SCHEMA_DIR / f"{name}.rng").is_file():
-        _unavailable(f"Pacemaker schema {name} is not installed in {schema.SCHEMA_DIR}")
+        unavailable(f"Pacemaker schema {name} is not installed in {schema.SCHEMA_DIR}")
 
 
 def _with_online_nodes(root: etree._Element) -> etree._Element:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from tests.lab.agents import run_fence
-from tests.lab.fixtures import lab_unavailable
 from tests.lab.ipmi import ADMIN_PASSWORD, ADMIN_USER, FENCE_IPMILAN
+from tests.unavailable import unavailable
 
 pytestmark = [pytest.mark.ipmi_sim]
 
@@ -148,7 +148,7 @@ def test_target_value_means_what_it_means_to_fence_ipmilan(
     ipmi_sim, installed_agents, value, reads
 ):
     if not os.access(FENCE_IPMILAN, os.X_OK):
-        lab_unavailable(f"{FENCE_IPMILAN} is missing (install fence-agents)")
+        unavailable(f"{FENCE_IPMILAN} is missing (install fence-agents)")
     ipmi_sim.bridged[TARGET].set_power(False)  # the BMC's chassis stays on
     ours = fence(ipmi_sim.port, "status", value)
     theirs = fence(ipmi_sim.port, "status", value, agent=FENCE_IPMILAN)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ocf_agents.galera import wire
-from tests.lab.fixtures import lab_unavailable
+from tests.unavailable import unavailable
 
 pytestmark = pytest.mark.daemon
 
@@ -113,7 +113,7 @@ def mariadb() -> Iterator[Server]:
     """Initialise and start a standalone mariadbd; always stop it and remove it."""
     reason = _missing()
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     # Not under pytest's tmp_path: its parent is 0700 root, and mysqld runs as mysql.
     base = Path(tempfile.mkdtemp(prefix="hakit-wire-"))
     proc: subprocess.Popen[bytes] | None = None

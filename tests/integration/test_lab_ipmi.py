@@ -22,7 +22,6 @@ from typing import Any, Callable, TypeVar
 import psutil
 import pytest
 
-from tests.lab.fixtures import lab_unavailable
 from tests.lab.ipmi import (
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -35,6 +34,7 @@ from tests.lab.ipmi import (
     pyghmi_missing,
 )
 from tests.lab.pyghmi_bmc import PyghmiBmc
+from tests.unavailable import unavailable
 
 pytestmark = pytest.mark.ipmi_sim
 
@@ -88,7 +88,7 @@ def _pyghmi() -> Any:
         from pyghmi import exceptions
         from pyghmi.ipmi import command
     except ImportError as err:
-        lab_unavailable(f"pyghmi is not importable: {err}")
+        unavailable(f"pyghmi is not importable: {err}")
     return command, exceptions
 
 
@@ -321,7 +321,7 @@ def test_fence_ipmilan_status(
 ) -> None:
     """fence_ipmilan --lanplus [--cipher 3] -o status: rc 0 for ON, 2 for OFF."""
     if not os.access(FENCE_IPMILAN, os.X_OK):
-        lab_unavailable(f"{FENCE_IPMILAN} is missing (install fence-agents)")
+        unavailable(f"{FENCE_IPMILAN} is missing (install fence-agents)")
     bmc: Bmc = request.getfixturevalue(sim)
 
     start = time.monotonic()
@@ -392,7 +392,7 @@ def test_bmcs_die_with_the_process_that_started_them(tmp_path: Path) -> None:
     """A SIGKILLed test process takes both BMCs with it (pdeathsig)."""
     for reason in (ipmi_sim_missing(), pyghmi_missing()):
         if reason:
-            lab_unavailable(reason)
+            unavailable(reason)
     script = textwrap.dedent(
         f"""
         import sys, time

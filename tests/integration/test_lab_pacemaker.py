@@ -156,4 +156,11 @@ def test_failed_start_cleans_up(pcmk_cluster: Cluster, tmp_path: Path) -> None:
 
 
 def test_stop_without_start_is_harmless(tmp_path: Path) -> None:
-    Cluster(tmp_path).stop()
+    """stop() of a cluster never started signals nothing and writes nothing."""
+    cluster = Cluster(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    cluster.stop()
+    cluster.stop()  # and again
+    assert cluster.last_stopped_pids == []
+    assert cluster.corosync_pid is None
+    assert sorted(tmp_path.rglob("*")) == before

@@ -21,9 +21,9 @@ import psutil
 import pytest
 import requests
 
-from tests.lab.fixtures import lab_unavailable
 from tests.lab.ports import free_port, port_is_free
 from tests.lab.redfish import REPO_ROOT, RedfishEmulator
+from tests.unavailable import unavailable
 
 pytestmark = pytest.mark.redfish_sim
 
@@ -53,7 +53,7 @@ def _curl(emu: RedfishEmulator, path: str, *, auth: bool) -> tuple[int, str]:
     """GET ``path`` with curl, verifying TLS; credentials go in a stdin config."""
     curl = shutil.which("curl", path=SAFE_PATH)
     if curl is None:
-        lab_unavailable("curl is not installed")
+        unavailable("curl is not installed")
     config = f'user = "{emu.username}:{emu.password}"\n' if auth else ""
     result = subprocess.run(
         [
@@ -87,7 +87,7 @@ def _fence_redfish(
     """Run ClusterLabs fence_redfish with every option on stdin (as fenced does)."""
     agent = shutil.which("fence_redfish", path=SAFE_PATH)
     if agent is None:
-        lab_unavailable("fence_redfish is not installed (fence-agents)")
+        unavailable("fence_redfish is not installed (fence-agents)")
     env = {"PATH": SAFE_PATH, "LANG": "C.UTF-8"}
     if ca_bundle:
         env["REQUESTS_CA_BUNDLE"] = str(emu.ca_file)
@@ -308,9 +308,12 @@ def test_slow_delays_every_answer(redfish_emulator: RedfishEmulator) -> None:
 
 
 def test_dmtf_redfish_library_reads_power(redfish_emulator: RedfishEmulator) -> None:
-    redfish = pytest.importorskip("redfish")
+    try:
+        import redfish
+    except ImportError as err:
+        unavailable(f"the DMTF redfish library is not importable: {err}")
     if not hasattr(redfish, "redfish_client"):  # HPE python-ilorest-library clash
-        lab_unavailable(f"{redfish.__file__} is not DMTF python-redfish-library")
+        unavailable(f"{redfish.__file__} is not DMTF python-redfish-library")
     emu = redfish_emulator
     (uri,) = emu.systems_uris
     client = redfish.redfish_client(

@@ -78,12 +78,12 @@ def test_rabbitmq_node_listens_on_loopback_only(rabbitmq: RabbitNode) -> None:
 @pytest.mark.slow
 def test_rabbitmq_stop_removes_beam_and_epmd(tmp_path: Path) -> None:
     """stop() ends the node and the epmd it started; a second stop is a no-op."""
-    from tests.lab.fixtures import lab_unavailable
     from tests.lab.rabbitmq import rabbitmq_missing
+    from tests.unavailable import unavailable
 
     reason = rabbitmq_missing()
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     node = RabbitNode(
         tmp_path,
         name="rabbitstop",

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from tests.lab import agents
-from tests.lab.fixtures import lab_unavailable
+from tests.unavailable import unavailable
 
 pytestmark = [pytest.mark.daemon, pytest.mark.slow]
 
@@ -25,7 +25,7 @@ def ocf_tester(
     """Run ocf-tester on the installed agent; ``wrap`` prefixes e.g. nsenter."""
     tool = shutil.which("ocf-tester", path="/usr/sbin:/usr/bin")
     if tool is None:
-        lab_unavailable("ocf-tester is not installed (Debian package resource-agents)")
+        unavailable("ocf-tester is not installed (Debian package resource-agents)")
     argv = [tool, "-n", instance]
     for key, value in params.items():
         argv += ["-o", f"{key}={value}"]

@@ -1,8 +1,10 @@
 """Install hakit's agents for the real cluster tools, the way the packages do.
 
-The launchers run under the system python3 (``-s``), like the packaged ones;
+The launchers run under the system python3 (``-sS``), like the packaged ones;
 the library goes to a private directory the launchers add to ``sys.path``,
-so a test run never overwrites a packaged hakit in dist-packages.
+so a test run never overwrites a packaged hakit in dist-packages.  The
+launchers themselves must be where Pacemaker looks: :func:`keep_installed`
+keeps what was there and gives it back when the tests are done.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .snapshot import Snapshot
+
 ROOT = Path(__file__).resolve().parents[2]
 OCF_ROOT = Path("/usr/lib/ocf")
 AGENT_DIR = OCF_ROOT / "resource.d" / "hakit"
@@ -21,14 +25,20 @@ LIBDIR = Path("/usr/lib/hakit-test/python")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def run_installer(*args: str, python: str = SYSTEM_PYTHON) -> None:
-    """Run packaging/install.py (destdir /) for ``python`` with ``args``."""
-    subprocess.run(
+def run_installer(
+    *args: str, python: str = SYSTEM_PYTHON, destdir: str | Path = "/"
+) -> str:
+    """Run packaging/install.py for ``python`` with ``args`` into ``destdir``.
+
+    Returns:
+        What the installer printed.
+    """
+    done = subprocess.run(
         [
             SYSTEM_PYTHON,
             str(ROOT / "packaging" / "install.py"),
             "--destdir",
-            "/",
+            str(destdir),
             "--python",
             python,
             *args,
@@ -38,11 +48,30 @@ def run_installer(*args: str, python: str = SYSTEM_PYTHON) -> None:
         text=True,
         timeout=120,
     )
+    return done.stdout
+
+
+#: Arguments of the lab's full install, and of its Redfish agent's.
+_FULL = ("--libdir", str(LIBDIR))
+_REDFISH = ("--libdir", str(LIBDIR), "--only", "fence_hakit_redfish")
+
+
+def keep_installed(redfish_python: str | None = None) -> Snapshot:
+    """Keep what :func:`install_agents` (and :func:`install_redfish_agent`) replace.
+
+    Call it before installing, and ``restore()`` the result when done: the
+    launchers, ``hakit-cib`` and the library directory are then as they were
+    (removed, if they did not exist).  The paths are the installer's own list.
+    """
+    paths = run_installer(*_FULL, "--list").split()
+    if redfish_python:
+        paths += run_installer(*_REDFISH, "--list", python=redfish_python).split()
+    return Snapshot(paths)
 
 
 def install_agents() -> Path:
     """Install library and launchers into the live system; return the agent dir."""
-    run_installer("--libdir", str(LIBDIR))
+    run_installer(*_FULL)
     return AGENT_DIR
 
 
@@ -55,9 +84,7 @@ def install_redfish_agent(python: str) -> Path:
     editable-install ``.pth``: it imports hakit from :data:`LIBDIR`, where
     :func:`install_agents` (called first) copied it.
     """
-    run_installer(
-        "--libdir", str(LIBDIR), "--only", "fence_hakit_redfish", python=python
-    )
+    run_installer(*_REDFISH, python=python)
     return Path("/usr/sbin/fence_hakit_redfish")
 
 

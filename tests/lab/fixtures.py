@@ -12,7 +12,7 @@ per node into the namespaced three-node lab ``pcmk_three`` (defined in
 
 When something the lab needs is missing (the OpenStack venv, the RabbitMQ
 or MariaDB binaries), a fixture fails the test when ``CI=true`` and skips it
-with the reason otherwise (STYLE.md section 8).
+with the reason otherwise (``tests.unavailable``, STYLE.md section 8).
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.unavailable import unavailable
 
 from .galera import (
     GaleraLab,
@@ -64,13 +66,6 @@ from .redfish import RedfishEmulator, redfish_missing
 
 if TYPE_CHECKING:
     from .multinode import MultiCluster
-
-
-def lab_unavailable(reason: str) -> NoReturn:
-    """Fail (``CI=true``) or skip the current test because the lab lacks something."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"test lab unavailable: {reason}", pytrace=False)
-    pytest.skip(f"test lab unavailable: {reason}")
 
 
 @dataclass(frozen=True)
@@ -112,10 +107,10 @@ def openstack_venv_path() -> Path:
     try:
         venv = openstack_venv()
     except (OSError, subprocess.SubprocessError) as err:
-        lab_unavailable(f"cannot locate the OpenStack venv: {err}")
+        unavailable(f"cannot locate the OpenStack venv: {err}")
     reason = venv_missing(venv)
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     return venv
 
 
@@ -128,7 +123,7 @@ def rabbit_node(
     if reason is None and not localhost_resolves():
         reason = "localhost does not resolve to 127.0.0.1"
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     node = RabbitNode(
         tmp_path_factory.mktemp("rabbitmq"),
         node_port=lab_ports.rabbit_node,
@@ -240,14 +235,25 @@ def nova_conductor_service(
 
 
 @pytest.fixture(scope="session")
-def installed_agents() -> Path:
-    """hakit's agents installed where Pacemaker and ocf-tester find them."""
-    from .agents import install_agents, install_redfish_agent  # noqa: PLC0415
+def installed_agents(request: pytest.FixtureRequest) -> Path:
+    """hakit's agents installed where Pacemaker and ocf-tester find them.
+
+    What the install replaces (launchers, ``hakit-cib``, the library
+    directory) is kept and put back when pytest ends, after every session
+    fixture, so no cluster still runs the launchers while they change.
+    """
+    from .agents import (  # noqa: PLC0415
+        install_agents,
+        install_redfish_agent,
+        keep_installed,
+    )
 
     if os.geteuid() != 0:
-        lab_unavailable("installing OCF agents needs root")
+        unavailable("installing OCF agents needs root")
     if not Path("/usr/lib/ocf/resource.d/heartbeat").is_dir():
-        lab_unavailable("resource-agents is not installed")
+        unavailable("resource-agents is not installed")
+    kept = keep_installed(redfish_python=sys.executable)
+    request.config.add_cleanup(kept.restore)
     path = install_agents()
     install_redfish_agent(sys.executable)
     return path
@@ -257,7 +263,7 @@ def _started_redfish(workdir: Path, systems: int) -> RedfishEmulator:
     """Start an emulator on a free port; two retries in case the port got taken."""
     reason = redfish_missing()
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     for attempt in range(2):
         emulator = RedfishEmulator(workdir / f"redfish-{attempt}", free_port(), systems)
         try:
@@ -299,7 +305,7 @@ def ipmi_sim(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IpmiSim
     """
     reason = ipmi_sim_missing()
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     kwargs = getattr(request, "param", None) or {}
     sim = IpmiSim(tmp_path / "ipmi_sim", free_udp_port(), **kwargs)
     try:
@@ -319,7 +325,7 @@ def pyghmi_bmc(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pyghm
     """
     reason = pyghmi_missing()
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     kwargs = getattr(request, "param", None) or {}
     bmc = PyghmiBmc(free_udp_port(), workdir=tmp_path / "pyghmi_bmc", **kwargs)
     try:
@@ -357,7 +363,7 @@ def galera_lab() -> Iterator[GaleraLab]:
     """
     reason = galera_missing()
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     lab = GaleraLab(make_workdir(), ports=pick_ports())
     safety_net = _torn_down_at_exit(lab)
     try:
@@ -381,7 +387,7 @@ def galera_namespaced(pcmk_three: MultiCluster) -> Iterator[NamespacedGalera]:
     """
     reason = galera_missing()
     if reason:
-        lab_unavailable(reason)
+        unavailable(reason)
     lab = NamespacedGalera(pcmk_three)
     safety_net = _torn_down_at_exit(lab)
     try:

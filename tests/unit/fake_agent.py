@@ -36,6 +36,9 @@ def start(cfg, ctx):
         raise AgentError("start failed with " + cfg.get_str("password"))
     if _behaviour() == "host":
         raise HostSetupError("the state directory is missing")
+    if _behaviour() == "wordy":
+        words = ("word",) * int(os.environ.get("FAKE_WORDS", "76"))
+        raise AgentError(" ".join((*words, cfg.get_str("password"), *words)))
     return OcfRc.SUCCESS
 
 

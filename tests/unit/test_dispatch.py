@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ocf_agents._runtime import dispatch, registry
+from ocf_agents._runtime import dispatch, registry, runner
 from ocf_agents._runtime.rc import OcfRc
 
 BASE = {"OCF_RESKEY_state": "/run/x", "OCF_RESOURCE_INSTANCE": "fake:1"}
@@ -89,8 +89,18 @@ def test_host_setup_error_on_start_is_err_args(capsys, monkeypatch):
 
 
 def test_stop_with_broken_config_runs_degraded(capsys):
-    rc, _, _ = run("stop", {"OCF_RESKEY_port": "x"}, capsys)
+    environ = {"OCF_RESKEY_port": "x", "OCF_RESOURCE_INSTANCE": "fake:1"}
+    rc, _, _ = run("stop", environ, capsys)
     assert rc == OcfRc.ERR_GENERIC  # the fake stop returns 1 exactly when degraded
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "monitor"])
+def test_missing_instance_is_refused_with_one_reason(action, capsys):
+    environ = {k: v for k, v in BASE.items() if k != "OCF_RESOURCE_INSTANCE"}
+    rc, _, err = run(action, environ, capsys)
+    assert rc == OcfRc.ERR_ARGS
+    (line,) = reasons(err)
+    assert "OCF_RESOURCE_INSTANCE" in line
 
 
 def test_stop_with_good_config_is_not_degraded(capsys):
@@ -128,3 +138,33 @@ def test_validate_all_without_hook_is_the_env_check(capsys):
 def test_status_is_monitor(capsys):
     rc, _, _ = run("status", BASE, capsys)
     assert rc == OcfRc.NOT_RUNNING
+
+
+def test_long_value_in_a_config_error_is_cut(capsys):
+    environ = {**BASE, "OCF_RESKEY_port": "9x" * 51200}
+    rc, _, err = run("start", environ, capsys)
+    assert rc == OcfRc.ERR_CONFIGURED
+    (line,) = reasons(err)
+    assert "102400 characters" in line
+    assert len(line) < 300
+
+
+def test_long_exit_reason_is_cut_at_a_word_and_says_so(capsys, monkeypatch):
+    monkeypatch.setenv("FAKE_BEHAVIOUR", "wordy")
+    monkeypatch.setenv("FAKE_WORDS", "20000")
+    rc, _, err = run("start", {**BASE, "OCF_RESKEY_password": "pw"}, capsys)
+    assert rc == OcfRc.ERR_GENERIC
+    (line,) = reasons(err)
+    assert line.endswith(" word... (cut: 200006 characters in all)")
+    assert len(line) < runner.MAX_REASON + 100
+
+
+def test_secret_across_the_cut_is_masked_not_halved(capsys, monkeypatch):
+    """Redaction comes first: a cut secret would no longer match its mask."""
+    monkeypatch.setenv("FAKE_BEHAVIOUR", "wordy")
+    password = "correct horse battery staple"
+    rc, _, err = run("start", {**BASE, "OCF_RESKEY_password": password}, capsys)
+    assert rc == OcfRc.ERR_GENERIC
+    (line,) = reasons(err)
+    assert "(cut:" in line
+    assert "horse" not in err and "correct" not in err

