@@ -12,7 +12,8 @@ import os
 import time
 
 from ha_common import lazylog
-from ocf_agents._runtime import cluster, proc
+from ha_common.command import CommandError, CommandTimeoutError, run_cmd
+from ocf_agents._runtime import cluster, host, proc, statefile
 from ocf_agents._runtime.context import ActionContext
 from ocf_agents._runtime.env import Config
 from ocf_agents._runtime.errors import (
@@ -57,15 +58,9 @@ class FailedPromotedError(AgentError):
 # --- parameters and local files ------------------------------------------------
 
 
-def _pidfile(cfg: Config, ctx: ActionContext) -> str:
-    return cfg.get_str("pidfile") or os.path.join(
-        ctx.rsctmp, f"hakit-{ctx.resource}.pid"
-    )
-
-
 def _statefile(ctx: ActionContext) -> str:
     """Exists while the instance is started; holds the last known report."""
-    return os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.galera")
+    return statefile.path(ctx, "galera")
 
 
 def _attr(ctx: ActionContext, what: str) -> str:
@@ -79,7 +74,7 @@ def _identity(cfg: Config) -> proc.Identity:
 
 
 def _me(ctx: ActionContext) -> str:
-    return ctx.meta.get("on_node") or cluster.local_node(ctx.deadline)
+    return cluster.this_node(ctx.meta, ctx.deadline)
 
 
 def _expected(cfg: Config) -> list[str]:
@@ -89,22 +84,15 @@ def _expected(cfg: Config) -> list[str]:
 
 
 def _save_report(ctx: ActionContext, report: Report) -> None:
-    path = _statefile(ctx)
-    tmp = f"{path}.{os.getpid()}"
-    os.makedirs(ctx.rsctmp, mode=0o755, exist_ok=True)
-    with open(tmp, "w", encoding="ascii") as handle:
-        handle.write(report.encode() + "\n")
-    os.replace(tmp, path)
+    statefile.write(_statefile(ctx), report.encode() + "\n")
 
 
 def _saved_report(ctx: ActionContext) -> Report | None:
-    try:
-        with open(_statefile(ctx), encoding="ascii") as handle:
-            text = handle.read().strip()
-    except (OSError, UnicodeDecodeError):
+    text = statefile.read(_statefile(ctx))
+    if text is None:
         return None
     try:
-        return Report.decode(text)
+        return Report.decode(text.strip())
     except ValueError:
         log.warning("ignoring a malformed state file %s", _statefile(ctx))
         return None
@@ -139,46 +127,20 @@ def _datadir_locked(datadir: str) -> bool:
 
 def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Check the host: program, configuration, data directory, user, credentials."""
-    binary = cfg.get_str("binary")
-    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
-        raise NotInstalledError(f"{binary} is not installed (binary)")
-    config = cfg.get_str("config")
-    if not os.path.isfile(config) or not os.access(config, os.R_OK):
-        raise HostSetupError(
-            f"configuration file {config} does not exist or is unreadable"
+    host.require_program(cfg.get_str("binary"), "binary")
+    host.require_file(cfg.get_str("config"), "configuration file")
+    host.require_directory(cfg.get_str("datadir"), "datadir")
+    host.require_user(cfg.get_str("user"))
+    if cfg.get_str("check_defaults_file"):
+        host.require_private_file(
+            cfg.get_str("check_defaults_file"), "check_defaults_file"
         )
-    datadir = cfg.get_str("datadir")
-    if not os.path.isdir(datadir):
-        raise NotInstalledError(f"data directory {datadir} does not exist (datadir)")
-    proc.check_user(cfg.get_str("user"))
-    _check_credentials(cfg)
     if not _expected(cfg):
         raise HostSetupError(
             "no Pacemaker node matches a host of wsrep_cluster_address; "
             "set cluster_host_map"
         )
     return OcfRc.SUCCESS
-
-
-def _check_credentials(cfg: Config) -> None:
-    path = cfg.get_str("check_defaults_file")
-    if not path:
-        return
-    try:
-        info = os.stat(path)
-        with open(path, "rb"):
-            pass
-    except FileNotFoundError:
-        raise HostSetupError(f"check_defaults_file {path} does not exist") from None
-    except PermissionError:
-        raise PermissionDeniedError(
-            f"check_defaults_file {path} is not readable"
-        ) from None
-    if info.st_mode & 0o077:
-        raise PermissionDeniedError(
-            f"check_defaults_file {path} is readable by others "
-            f"(mode {info.st_mode & 0o777:04o}); chmod 600 it"
-        )
 
 
 # --- talking to mariadbd ----------------------------------------------------------
@@ -238,7 +200,7 @@ def _problem(cfg: Config, status: dict[str, str]) -> str:
 
 def _running(cfg: Config, ctx: ActionContext) -> int | None:
     """Return mariadbd's pid; raise if a mariadbd we did not start holds datadir."""
-    pid = proc.find(_pidfile(cfg, ctx), _identity(cfg))
+    pid = proc.find(statefile.pidfile(cfg, ctx), _identity(cfg))
     if (
         pid is None
         and cfg.get_str("datadir")
@@ -293,16 +255,13 @@ def _recover(cfg: Config, ctx: ActionContext) -> Report:
 
 
 def _wsrep_recover(cfg: Config, ctx: ActionContext) -> Position:
-    import pwd  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-
     user = cfg.get_str("user")
-    log_path = os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.recover.log")
+    log_path = statefile.path(ctx, "recover.log")
     proc.remove_file(log_path)
     with open(log_path, "w", encoding="utf-8"):
         pass
-    entry = pwd.getpwnam(user)
-    os.chown(log_path, entry.pw_uid, entry.pw_gid)
+    uid, gid, _ = host.user_ids(user)
+    os.chown(log_path, uid, gid)
     argv = [
         cfg.get_str("binary"),
         f"--defaults-file={cfg.get_str('config')}",
@@ -311,20 +270,12 @@ def _wsrep_recover(cfg: Config, ctx: ActionContext) -> Position:
         "--wsrep-recover",
         f"--log-error={log_path}",
     ]
-    timeout = ctx.deadline.remaining()
     try:
-        subprocess.run(  # noqa: S603 - argv list, never a shell
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ActionTimeoutError(
-            f"mariadbd --wsrep-recover did not finish in {timeout:.0f} s"
-        ) from None
+        run_cmd(argv, ctx.deadline)
+    except CommandTimeoutError as exc:
+        raise ActionTimeoutError(f"mariadbd --wsrep-recover: {exc}") from None
+    except CommandError as exc:
+        raise NotInstalledError(str(exc)) from None
     try:
         with open(log_path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
@@ -546,7 +497,6 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
 
 def _create(cfg: Config, ctx: ActionContext) -> None:
     import shutil  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
 
     installer = shutil.which(
         INSTALL_DB, path=os.path.dirname(cfg.get_str("binary")) + ":/usr/bin:/usr/sbin"
@@ -563,16 +513,11 @@ def _create(cfg: Config, ctx: ActionContext) -> None:
     ]
     log.info("creating the database in %s", cfg.get_str("datadir"))
     try:
-        done = subprocess.run(  # noqa: S603 - argv list, never a shell
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=ctx.deadline.remaining(),
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ActionTimeoutError(f"{INSTALL_DB} did not finish in time") from None
+        done = run_cmd(argv, ctx.deadline)
+    except CommandTimeoutError as exc:
+        raise ActionTimeoutError(str(exc)) from None
+    except CommandError as exc:
+        raise NotInstalledError(str(exc)) from None
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
         raise AgentError(
@@ -686,7 +631,7 @@ def _start_mariadbd(
         argv.append(f"--wsrep-start-position={position}")
     if bootstrap:
         argv.append("--wsrep-new-cluster")
-    return proc.start(argv, pidfile=_pidfile(cfg, ctx))
+    return proc.start(argv, pidfile=statefile.pidfile(cfg, ctx))
 
 
 def _wait_synced(
@@ -709,7 +654,7 @@ def _wait_synced(
     while time.monotonic() < end:
         ended = proc.reap(pid)
         if ended is not None or not proc.is_alive(pid):
-            proc.remove_file(_pidfile(cfg, ctx))
+            proc.remove_file(statefile.pidfile(cfg, ctx))
             raise AgentError(
                 f"mariadbd exited while joining ({ended or 'gone'}); {_log_hint(cfg)}"
             )
@@ -746,25 +691,19 @@ def _wait_synced(
     waited = time.monotonic() - began
     log.error("not Synced after %.0f s (%s); stopping mariadbd", waited, problem)
     proc.stop(pid, ctx.deadline)
-    proc.remove_file(_pidfile(cfg, ctx))
+    proc.remove_file(statefile.pidfile(cfg, ctx))
     raise ActionTimeoutError(f"mariadbd was not Synced after {waited:.0f} s: {problem}")
 
 
 def _stop_mariadbd(cfg: Config, ctx: ActionContext) -> None:
-    pidfile = _pidfile(cfg, ctx)
-    for _ in range(3):
-        pid = proc.find(pidfile, _identity(cfg)) if cfg.get_str("binary") else None
-        if pid is None and ctx.degraded:
-            recorded = proc.read_pidfile(pidfile)
-            if recorded is not None and proc.recorded_here(recorded, pidfile):
-                pid = recorded
-        if pid is None:
-            break
-        log.info("stopping mariadbd (pid %d)", pid)
-        proc.stop(pid, ctx.deadline)
-    else:
-        raise AgentError("mariadbd keeps coming back; is it started outside Pacemaker?")
-    proc.remove_file(pidfile)
+    ident = _identity(cfg) if cfg.get_str("binary") else None
+    proc.stop_service(
+        statefile.pidfile(cfg, ctx),
+        ident,
+        ctx.deadline,
+        degraded=ctx.degraded,
+        name="mariadbd",
+    )
     if cfg.get_str("datadir") and _datadir_locked(cfg.get_str("datadir")):
         raise AgentError(f"{cfg.get_str('datadir')} is still locked by another process")
 
@@ -810,7 +749,7 @@ def notify(cfg: Config, ctx: ActionContext) -> OcfRc:
     log.debug("notify %s-%s", kind, operation)
     if kind != "post" or _saved_report(ctx) is None:
         return OcfRc.SUCCESS
-    if proc.find(_pidfile(cfg, ctx), _identity(cfg)) is not None:
+    if proc.find(statefile.pidfile(cfg, ctx), _identity(cfg)) is not None:
         return OcfRc.SUCCESS
     try:
         _refresh(cfg, ctx, _me(ctx))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ha_common.kinds import BOOLEAN, NAME, PATH, SECONDS, Kind
+from ha_common.kinds import BOOLEAN, HOST_MAP, NAME, PATH, SECONDS, Kind
 from ocf_agents._runtime.spec import AgentSpec, Param, Timing, standard_actions
-from ocf_agents.galera.state import parse_cluster_address, parse_host_map
+from ocf_agents.galera.state import parse_cluster_address
 
 
 def _address(value: str) -> str:
@@ -12,12 +12,7 @@ def _address(value: str) -> str:
     return value
 
 
-def _host_map(value: str) -> dict[str, str]:
-    return parse_host_map(value)
-
-
 CLUSTER_ADDRESS = Kind("string", _address, name="gcomm:// address")
-HOST_MAP = Kind("string", _host_map, name="node:host list")
 
 #: Node attributes the agent publishes or reads, after the resource name.
 ATTR_POSITION = "position"
