@@ -1,5 +1,6 @@
 """The promotable Galera agent (``ocf:hakit:galera``): MariaDB Galera under Pacemaker.
 
 ``spec`` declares it, ``state`` holds the pure rules (positions, election),
-``actions`` runs them, ``wire`` reads server status in-process.
+``actions`` runs them, ``client`` reads server status with the ``mariadb``
+client.
 """

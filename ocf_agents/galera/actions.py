@@ -21,10 +21,9 @@ from ocf_agents._runtime.errors import (
     AgentError,
     HostSetupError,
     NotInstalledError,
-    PermissionDeniedError,
 )
 from ocf_agents._runtime.rc import OcfRc
-from ocf_agents.galera import state
+from ocf_agents.galera import client, state
 from ocf_agents.galera.spec import ATTR_FORCE, ATTR_POSITION, ATTR_PRIMARY, ATTR_WAITING
 from ocf_agents.galera.state import EMPTY, Decision, Position, Report
 
@@ -128,6 +127,7 @@ def _datadir_locked(datadir: str) -> bool:
 def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Check the host: program, configuration, data directory, user, credentials."""
     host.require_program(cfg.get_str("binary"), "binary")
+    client.require(cfg)
     host.require_file(cfg.get_str("config"), "configuration file")
     host.require_directory(cfg.get_str("datadir"), "datadir")
     host.require_user(cfg.get_str("user"))
@@ -135,6 +135,7 @@ def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
         host.require_private_file(
             cfg.get_str("check_defaults_file"), "check_defaults_file"
         )
+        client.check_option_file(cfg, ctx.deadline)
     if not _expected(cfg):
         raise HostSetupError(
             "no Pacemaker node matches a host of wsrep_cluster_address; "
@@ -143,59 +144,7 @@ def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
     return OcfRc.SUCCESS
 
 
-# --- talking to mariadbd ----------------------------------------------------------
-
-
-def _credentials(cfg: Config) -> tuple[str, str]:
-    path = cfg.get_str("check_defaults_file")
-    if not path:
-        return "root", ""
-    from ocf_agents.galera import wire  # noqa: PLC0415
-
-    try:
-        options = wire.read_option_file(path)
-    except OSError as exc:
-        raise PermissionDeniedError(
-            f"cannot read check_defaults_file {path}: {exc.strerror}"
-        ) from None
-    user = options.get("user", "")
-    if not user:
-        raise HostSetupError(f"check_defaults_file {path} names no user in [client]")
-    return user, options.get("password", "")
-
-
-def _status(cfg: Config, ctx: ActionContext) -> dict[str, str]:
-    """The server's wsrep status; raises AgentError when it does not answer."""
-    from ocf_agents.galera import wire  # noqa: PLC0415
-
-    user, password = _credentials(cfg)
-    timeout = max(0.5, min(5.0, ctx.deadline.remaining()))
-    try:
-        with wire.Connection(
-            unix_socket=cfg.get_str("socket"),
-            user=user,
-            password=password,
-            timeout=timeout,
-        ) as conn:
-            return wire.status(conn, "wsrep%")
-    except (wire.WireError, wire.ConnectError, OSError) as exc:
-        raise AgentError(f"no answer on {cfg.get_str('socket')}: {exc}") from None
-
-
-def _problem(cfg: Config, status: dict[str, str]) -> str:
-    """Say what is wrong with a member's status; empty when it is healthy."""
-    cluster_status = status.get("wsrep_cluster_status")
-    if cluster_status is None:
-        return "wsrep is not enabled (no wsrep_cluster_status)"
-    if cluster_status != "Primary":
-        return f"not in the Primary Component (wsrep_cluster_status={cluster_status})"
-    comment = status.get("wsrep_local_state_comment", "?")
-    donor = status.get("wsrep_local_state") == "2"
-    if comment != "Synced" and not (donor and cfg.get_bool("allow_donor")):
-        return f"not synced (wsrep_local_state_comment={comment})"
-    if status.get("wsrep_ready") != "ON":
-        return f"not ready (wsrep_ready={status.get('wsrep_ready')})"
-    return ""
+# --- mariadbd ------------------------------------------------------------------------
 
 
 def _running(cfg: Config, ctx: ActionContext) -> int | None:
@@ -533,7 +482,13 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     pid = _running(cfg, ctx)
     if pid is not None:
         try:
-            problem = _problem(cfg, _status(cfg, ctx))
+            problem = client.problem(cfg, client.status(cfg, ctx.deadline))
+        except NotInstalledError as exc:
+            if not ctx.is_probe:
+                raise
+            # A probe's rc 5 would read "not running" (see runner): a live
+            # mariadbd that cannot be checked is a failed one.
+            problem = f"cannot be checked: {exc}"
         except AgentError as exc:
             problem = str(exc)
         if problem:
@@ -550,9 +505,10 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
 
 def promote(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Join the running Primary Component, or bootstrap it if this node may."""
+    client.require(cfg)
     pid = _running(cfg, ctx)
     if pid is not None:
-        problem = _problem(cfg, _status(cfg, ctx))
+        problem = client.problem(cfg, client.status(cfg, ctx.deadline))
         if not problem:
             return OcfRc.SUCCESS
         raise AgentError(f"mariadbd (pid {pid}) already runs but is {problem}")
@@ -659,11 +615,11 @@ def _wait_synced(
                 f"mariadbd exited while joining ({ended or 'gone'}); {_log_hint(cfg)}"
             )
         try:
-            status = _status(cfg, ctx)
+            status = client.status(cfg, ctx.deadline)
         except AgentError as exc:
             problem, current = str(exc), "starting"
         else:
-            problem = _problem(cfg, status)
+            problem = client.problem(cfg, status)
             current = status.get("wsrep_local_state_comment", "?")
             if not problem:
                 log.info("Synced after %.1f s", time.monotonic() - began)
