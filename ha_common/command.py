@@ -1,10 +1,12 @@
 """Run a program to its end within a deadline: no shell, output captured.
 
-Every tool an agent runs (cluster tools, database clients, installers) goes
-through :func:`run_cmd`, so each call has a timeout taken from the action's
-deadline, never reads the agent's stdin, and fails with a typed error that
-names the program.  ``subprocess`` (about 4 ms of imports) is imported on the
-first call, not with this module.
+The OCF agents run every program they wait for (cluster tools, database
+clients, installers) through :func:`run_cmd`, so each call has a timeout
+taken from the action's deadline, never reads the agent's stdin, and fails
+with a typed error that names the program.  Daemons, which outlive the
+agent, are started by ``ocf_agents._runtime.proc.start`` instead.
+``subprocess`` (about 4 ms of imports in an agent) is imported on the first
+call, not with this module.
 """
 
 from __future__ import annotations
