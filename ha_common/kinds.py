@@ -28,6 +28,8 @@ WORD = LETTERS | DIGITS | {"_"}
 _NAME_FIRST = LETTERS | {"_"}
 _NAME_REST = WORD | {".", "-"}
 _HOST_CHARS = WORD | {".", ":", "-"}
+_NODE_CHARS = WORD | {".", "-"}
+_MAPPED_HOST_CHARS = _HOST_CHARS | {"[", "]"}  # a bracketed IPv6 host with a port
 
 
 def consists_of(text: str, allowed: frozenset[str]) -> bool:
@@ -187,6 +189,33 @@ def to_env(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def to_host_map(value: str) -> dict[str, str]:
+    """Parse ``node:host;node:host``: Pacemaker node names to service hosts.
+
+    For agents whose peers are addressed by host (Galera's gcomm:// address,
+    RabbitMQ's node names) on clusters whose node names are not those hosts.
+    ``,`` separates entries too; a host may carry a port.
+    """
+    mapping: dict[str, str] = {}
+    for raw in value.replace(",", ";").split(";"):
+        entry = raw.strip()
+        if not entry:
+            continue
+        node, sep, host = (part.strip() for part in entry.partition(":"))
+        if not (
+            sep
+            and node
+            and host
+            and consists_of(node, _NODE_CHARS)
+            and consists_of(host, _MAPPED_HOST_CHARS)
+        ):
+            raise ValueError(f"{entry!r} is not node:host")
+        if node in mapping:
+            raise ValueError(f"node {node} is mapped twice")
+        mapping[node] = host
+    return mapping
+
+
 def one_of(*choices: str) -> Kind:
     """Build a string kind limited to ``choices``."""
 
@@ -209,3 +238,4 @@ NAME = Kind("string", to_name, name="name")
 HOST = Kind("string", to_host, name="host")
 ARGS = Kind("string", to_args, name="arguments")
 ENV = Kind("string", to_env, name="environment")
+HOST_MAP = Kind("string", to_host_map, name="node:host list")

@@ -1,9 +1,11 @@
-"""Node attributes and cluster queries through Pacemaker's own tools.
+"""Node attributes, node names and membership through Pacemaker's own tools.
 
 Stateful agents (Galera, RabbitMQ) publish facts as transient node attributes
-(``attrd_updater``), read every node's value in one query, and set promotion
-scores.  Every call runs without a shell, with a timeout taken from the
-action's deadline, and fails with a typed error naming the tool.
+(``attrd_updater``), read every node's value in one query, set promotion
+scores, and ask which nodes exist and which are members of this partition
+(``crm_node``).
+Every call runs without a shell, with a timeout taken from the action's
+deadline, and fails with a typed error naming the tool.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from __future__ import annotations
 import os
 
 from ha_common import lazylog
+from ha_common.command import CommandError, Completed, run_cmd
 from ha_common.deadline import Deadline
 from ocf_agents._runtime.errors import AgentError
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 if TYPE_CHECKING:
-    import subprocess
+    from collections.abc import Mapping
 
 log = lazylog.get(__name__)
 
@@ -43,33 +46,16 @@ _NODE_TARGET_ENV = (
 
 def _run(
     argv: list[str], deadline: Deadline | None, all_nodes: bool = False
-) -> subprocess.CompletedProcess[str]:
-    timeout = (
-        CALL_TIMEOUT if deadline is None else min(CALL_TIMEOUT, deadline.remaining())
-    )
-    if timeout <= 0:
-        raise ClusterToolError(f"no time left to run {argv[0]}")
-    import subprocess  # noqa: PLC0415 - a promoted monitor runs no tool
-
+) -> Completed:
     env = None
     if all_nodes:
         env = {k: v for k, v in os.environ.items() if k not in _NODE_TARGET_ENV}
     try:
-        return subprocess.run(  # noqa: S603 - argv list, never a shell
-            argv,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            stdin=subprocess.DEVNULL,
+        return run_cmd(
+            argv, deadline or Deadline(CALL_TIMEOUT), limit=CALL_TIMEOUT, env=env
         )
-    except FileNotFoundError:
-        raise ClusterToolError(f"{argv[0]} is not installed") from None
-    except subprocess.TimeoutExpired:
-        raise ClusterToolError(
-            f"{argv[0]} did not answer within {timeout:.1f} s"
-        ) from None
+    except CommandError as exc:
+        raise ClusterToolError(str(exc)) from None
 
 
 def _checked(argv: list[str], deadline: Deadline | None) -> str:
@@ -89,6 +75,38 @@ def local_node(deadline: Deadline | None = None) -> str:
     if not name:
         raise ClusterToolError("crm_node -n printed no node name")
     return name
+
+
+def this_node(meta: Mapping[str, str], deadline: Deadline | None = None) -> str:
+    """The node an action runs on: execd's ``CRM_meta_on_node``, else ``crm_node -n``.
+
+    Args:
+        meta: the action's ``CRM_meta_*`` values (``ActionContext.meta``).
+        deadline: bounds the ``crm_node`` call when one is needed.
+    """
+    return meta.get("on_node") or local_node(deadline)
+
+
+def nodes(deadline: Deadline | None = None) -> dict[str, str]:
+    """Every node the controller knows, with its state (``member``, ``lost``).
+
+    ``crm_node -l`` prints one ``<id> <name> <state>`` line per node.
+    """
+    found = {}
+    for line in _checked(["crm_node", "-l"], deadline).splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0].isdigit():
+            found[words[1]] = words[2]
+    return found
+
+
+def partition(deadline: Deadline | None = None) -> list[str]:
+    """The members of this node's partition, sorted (``crm_node -p``).
+
+    A node missing here is lost, fenced or on the far side of a split, even
+    when its attributes are still published.
+    """
+    return sorted(_checked(["crm_node", "-p"], deadline).split())
 
 
 def set_attr(

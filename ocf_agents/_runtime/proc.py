@@ -22,6 +22,7 @@ from ocf_agents._runtime.errors import (
     NotInstalledError,
     PermissionDeniedError,
 )
+from ocf_agents._runtime.host import user_ids
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 
@@ -260,21 +261,6 @@ def recorded_here(pid: int, path: str) -> bool:
     return created is not None and is_alive(pid) and abs(created - written) <= 1.5
 
 
-def _user_ids(user: str) -> tuple[int, int, str]:
-    import pwd  # noqa: PLC0415
-
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise HostSetupError(f"user {user!r} does not exist on this host") from None
-    return entry.pw_uid, entry.pw_gid, entry.pw_dir
-
-
-def check_user(user: str) -> None:
-    """Raise ``HostSetupError`` if ``user`` is unknown here."""
-    _user_ids(user)
-
-
 def start(
     argv: Sequence[str],
     *,
@@ -304,7 +290,7 @@ def start(
     gid: int | None = None
     groups: list[int] | None = None
     if user:
-        user_uid, user_gid, home = _user_ids(user)
+        user_uid, user_gid, home = user_ids(user)
         if user_uid != os.geteuid():
             if os.geteuid() != 0:
                 raise PermissionDeniedError(f"only root can start a service as {user}")
@@ -478,6 +464,56 @@ def stop(pid: int, deadline: Deadline, kill_reserve: float = 3.0) -> None:
         raise ActionTimeoutError(
             f"processes {[p.pid for p in alive]} are still alive after SIGKILL"
         )
+
+
+def find_for_stop(pidfile: str, ident: Identity | None, degraded: bool) -> int | None:
+    """The service's pid as ``stop`` must see it.
+
+    Normally :func:`find` (pidfile, then process table).  When parameters
+    are unusable (``degraded``, or no ``ident`` because the program's path is
+    unknown) the pidfile is all that is left; its pid is trusted only if it
+    is the very process the pidfile recorded (see :func:`recorded_here`).
+    """
+    pid = find(pidfile, ident) if ident is not None else None
+    if pid is None and degraded:
+        recorded = read_pidfile(pidfile)
+        if recorded is not None and recorded_here(recorded, pidfile):
+            return recorded
+    return pid
+
+
+def stop_service(
+    pidfile: str,
+    ident: Identity | None,
+    deadline: Deadline,
+    *,
+    degraded: bool = False,
+    name: str = "the service",
+    attempts: int = 3,
+) -> None:
+    """Stop the service of ``pidfile`` for sure, and remove the pidfile.
+
+    Each attempt finds the service (:func:`find_for_stop`) and stops its
+    process tree and session (:func:`stop`: SIGTERM, then SIGKILL within
+    ``deadline``).  A service found again after ``attempts`` stops is being
+    restarted by something else.
+
+    Raises:
+        ActionTimeoutError: processes survived SIGKILL until the deadline.
+        AgentError: the service keeps coming back.
+    """
+    for _ in range(attempts):
+        pid = find_for_stop(pidfile, ident, degraded)
+        if pid is None:
+            break
+        log.info("stopping %s (pid %d)", name, pid)
+        stop(pid, deadline)
+    else:
+        if find_for_stop(pidfile, ident, degraded) is not None:
+            raise AgentError(
+                f"{name} keeps coming back; is it started outside Pacemaker?"
+            )
+    remove_file(pidfile)
 
 
 def established_ports(pid: int, ports: Iterable[int]) -> list[tuple[str, int]]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ha_common.kinds import BOOLEAN, NAME, PATH, SECONDS, Kind
+from ha_common.kinds import BOOLEAN, HOST_MAP, NAME, PATH, SECONDS, Kind
 from ocf_agents._runtime.spec import AgentSpec, Param, Timing, standard_actions
-from ocf_agents.galera.state import parse_cluster_address, parse_host_map
+from ocf_agents.galera.state import parse_cluster_address
 
 
 def _address(value: str) -> str:
@@ -12,12 +12,7 @@ def _address(value: str) -> str:
     return value
 
 
-def _host_map(value: str) -> dict[str, str]:
-    return parse_host_map(value)
-
-
 CLUSTER_ADDRESS = Kind("string", _address, name="gcomm:// address")
-HOST_MAP = Kind("string", _host_map, name="node:host list")
 
 #: Node attributes the agent publishes or reads, after the resource name.
 ATTR_POSITION = "position"
@@ -54,13 +49,17 @@ force_bootstrap_max seconds ahead; an expired, too distant or ambiguous
 override is ignored and the reason is shown in <resource>-waiting.  The agent
 removes the attribute after the bootstrap it allowed.
 
-The monitor reads SHOW STATUS over the local socket in-process: a live
-mariadbd that is not Primary, not Synced or not ready is a failure, never
-"not running".  Stop and demote send SIGTERM, then SIGKILL before the
-deadline, fail if mariadbd still lives, and record the final position.
-Credentials come from check_defaults_file (an option file with [client]
-user and password, mode 0600), never the command line; without it the agent
-connects as root through the unix socket (unix_socket authentication).
+The monitor reads SHOW GLOBAL STATUS over the local socket with MariaDB's
+own client (client_binary): a live mariadbd that is not Primary, not Synced
+or not ready is a failure, never "not running".  Stop and demote send
+SIGTERM, then SIGKILL before the deadline, fail if mariadbd still lives, and
+record the final position.  Credentials come from check_defaults_file (an
+option file with [client] user and password, mode 0600, passed to the
+client as --defaults-extra-file), never the command line; without it the
+client connects as root through the unix socket (unix_socket
+authentication).  The client handles every authentication plugin of its
+MariaDB version, so an upgrade that changes the default one does not make a
+healthy node look failed.
 """
 
 
@@ -87,6 +86,14 @@ def _params() -> tuple[Param, ...]:
             PATH,
             "MariaDB server program",
             default="/usr/sbin/mariadbd",
+        ),
+        Param(
+            "client_binary",
+            PATH,
+            "MariaDB client program",
+            "The client the monitor runs to read the server's status "
+            "(Debian package mariadb-client).",
+            default="/usr/bin/mariadb",
         ),
         Param(
             "config",
@@ -131,10 +138,10 @@ def _params() -> tuple[Param, ...]:
             "check_defaults_file",
             PATH,
             "Option file with the monitor's credentials",
-            "A MySQL option file whose [client] group holds user and password "
-            "of the account the monitor uses (no privileges needed). It must "
-            "not be readable by group or others. Default: root over the unix "
-            "socket.",
+            "A MariaDB option file whose [client] group holds user and "
+            "password of the account the monitor uses (no privileges needed), "
+            "read by the client after the system option files. It must not be "
+            "readable by group or others. Default: root over the unix socket.",
         ),
         Param(
             "enable_creation",

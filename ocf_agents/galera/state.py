@@ -17,7 +17,6 @@ from ha_common.record import record
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 _HEX = frozenset("0123456789abcdef")
-_NODE_CHARS = WORD | {".", "-"}
 _HOST_CHARS = WORD | {".", ":", "[", "]", "-"}
 _OPTION_CHARS = WORD | {".", "=", "&", "-"}
 
@@ -244,30 +243,6 @@ def elect(  # noqa: PLR0911 - one return per rule reads best
     if best.empty:
         return Decision(winner, f"no node holds data; {winner} creates the cluster")
     return Decision(winner, f"{winner} has the highest seqno ({best.seqno})")
-
-
-def parse_host_map(text: str) -> dict[str, str]:
-    """Parse ``node:host;node:host`` (``cluster_host_map``).
-
-    Raises:
-        ValueError: an entry is not ``node:host`` or a node is repeated.
-    """
-    mapping: dict[str, str] = {}
-    for raw in text.replace(",", ";").split(";"):
-        entry = raw.strip()
-        if not entry:
-            continue
-        node, sep, host = entry.partition(":")
-        if not sep or not node.strip() or not host.strip():
-            raise ValueError(f"{entry!r} is not node:host")
-        if not consists_of(node.strip(), _NODE_CHARS) or not consists_of(
-            host.strip(), _HOST_CHARS
-        ):
-            raise ValueError(f"{entry!r} is not node:host")
-        if node.strip() in mapping:
-            raise ValueError(f"node {node.strip()} is mapped twice")
-        mapping[node.strip()] = host.strip()
-    return mapping
 
 
 def parse_cluster_address(text: str) -> list[str]:

@@ -6,19 +6,13 @@ resource parameters say what to run and how to tell that it is healthy.
 
 from __future__ import annotations
 
-import os
 import time
 
 from ha_common import lazylog
-from ocf_agents._runtime import proc
+from ocf_agents._runtime import host, http, proc, statefile
 from ocf_agents._runtime.context import ActionContext
 from ocf_agents._runtime.env import Config
-from ocf_agents._runtime.errors import (
-    ActionTimeoutError,
-    AgentError,
-    HostSetupError,
-    NotInstalledError,
-)
+from ocf_agents._runtime.errors import ActionTimeoutError, AgentError, HostSetupError
 from ocf_agents._runtime.rc import OcfRc
 from ocf_agents.openstack import health
 from ocf_agents.openstack.services import Service
@@ -36,16 +30,8 @@ def _service(ctx: ActionContext) -> Service:
     return svc
 
 
-def _pidfile(cfg: Config, ctx: ActionContext) -> str:
-    return cfg.get_str("pidfile") or os.path.join(
-        ctx.rsctmp, f"hakit-{ctx.resource}.pid"
-    )
-
-
 def _clock(ctx: ActionContext) -> health.DisconnectClock:
-    return health.DisconnectClock(
-        os.path.join(ctx.rsctmp, f"hakit-{ctx.resource}.amqp")
-    )
+    return health.DisconnectClock(statefile.path(ctx, "amqp"))
 
 
 def _argv(cfg: Config) -> list[str]:
@@ -63,15 +49,10 @@ def _identity(cfg: Config) -> proc.Identity:
 
 def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Check what the host must provide: program, configuration, user."""
-    binary = cfg.get_str("binary")
-    if not os.path.isfile(binary) or not os.access(binary, os.X_OK):
-        raise NotInstalledError(f"{binary} is not installed (binary)")
+    host.require_program(cfg.get_str("binary"), "binary")
     for path in cfg.get_tuple("config"):
-        if not os.path.isfile(path):
-            raise HostSetupError(f"configuration file {path} does not exist")
-        if not os.access(path, os.R_OK):
-            raise HostSetupError(f"configuration file {path} is not readable")
-    proc.check_user(cfg.get_str("user"))
+        host.require_file(path, "configuration file")
+    host.require_user(cfg.get_str("user"))
     if cfg.get_str("health") == "amqp" and not _amqp_ports(cfg):
         raise HostSetupError("no AMQP port: set amqp_ports or transport_url")
     return OcfRc.SUCCESS
@@ -98,20 +79,14 @@ def _check(cfg: Config, ctx: ActionContext, pid: int) -> str:
 
 
 def _check_http(cfg: Config, ctx: ActionContext) -> str:
-    timeout = min(float(cfg.get_int("healthcheck_timeout")), ctx.deadline.remaining())
-    host, port = cfg.get_str("bind_address"), cfg.get_int("port")
-    path = cfg.get_str("healthcheck_path")
-    try:
-        status = health.http_status(
-            host, port, path, timeout, scheme=cfg.get_str("healthcheck_scheme")
-        )
-    except health.ProbeFailed as exc:
-        return str(exc)
-    limit = 400 if ctx.check_level >= 10 else 500
-    if status >= limit:
-        return f"GET {path} on {host}:{port} answered HTTP {status}"
-    log.debug("GET %s on %s:%d answered %d", path, host, port, status)
-    return ""
+    return http.http_problem(
+        cfg.get_str("bind_address"),
+        cfg.get_int("port"),
+        cfg.get_str("healthcheck_path"),
+        min(float(cfg.get_int("healthcheck_timeout")), ctx.deadline.remaining()),
+        scheme=cfg.get_str("healthcheck_scheme"),
+        strict=ctx.check_level >= 10,
+    )
 
 
 def _check_amqp(cfg: Config, ctx: ActionContext, pid: int) -> str:
@@ -139,7 +114,7 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     A live process is never reported as stopped: if it is unhealthy the
     result is a failure, so Pacemaker recovers it.
     """
-    pidfile = _pidfile(cfg, ctx)
+    pidfile = statefile.pidfile(cfg, ctx)
     pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
         orphans = _orphans(pidfile)
@@ -168,7 +143,7 @@ def _orphans(pidfile: str) -> list[int]:
 def start(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Start the service and return once it is healthy."""
     validate(cfg, ctx)
-    pidfile = _pidfile(cfg, ctx)
+    pidfile = statefile.pidfile(cfg, ctx)
     pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
         if _orphans(pidfile):
@@ -217,31 +192,14 @@ def _died(cfg: Config, pid: int, how: str) -> str:
 
 def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Stop the service and its whole process tree; succeed only when all are gone."""
-    pidfile = _pidfile(cfg, ctx)
+    pidfile = statefile.pidfile(cfg, ctx)
     recorded = proc.read_pidfile(pidfile)
     if recorded is not None and _orphans(pidfile):
         log.info("stopping the orphaned workers of pid %d", recorded)
         proc.stop(recorded, ctx.deadline)
-    for _ in range(3):
-        pid = _find_for_stop(cfg, ctx, pidfile)
-        if pid is None:
-            break
-        log.info("stopping pid %d", pid)
-        proc.stop(pid, ctx.deadline)
-    else:
-        if _find_for_stop(cfg, ctx, pidfile) is not None:
-            raise AgentError("the service keeps coming back; is it started elsewhere?")
-    proc.remove_file(pidfile)
+    ident = _identity(cfg) if cfg.get_str("binary") else None
+    proc.stop_service(
+        pidfile, ident, ctx.deadline, degraded=ctx.degraded, name=ctx.spec.name
+    )
     _clock(ctx).connected()
     return OcfRc.SUCCESS
-
-
-def _find_for_stop(cfg: Config, ctx: ActionContext, pidfile: str) -> int | None:
-    pid = proc.find(pidfile, _identity(cfg)) if cfg.get_str("binary") else None
-    if pid is None and ctx.degraded:
-        # Some parameters are unusable (perhaps binary itself): the pidfile
-        # is all that is left, trusted only for a process older than it.
-        recorded = proc.read_pidfile(pidfile)
-        if recorded is not None and proc.recorded_here(recorded, pidfile):
-            return recorded
-    return pid

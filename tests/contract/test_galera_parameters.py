@@ -132,6 +132,23 @@ def test_world_readable_password_file_is_err_perm(tmp_path, galera_params):
     assert "S3cret-pw" not in result.err + result.out
 
 
+def test_password_file_without_user_is_err_args(tmp_path, galera_params):
+    secret = tmp_path / "monitor.cnf"
+    secret.write_text("[client]\npassword=S3cret-pw\n")
+    secret.chmod(0o600)
+    params = {**galera_params, "check_defaults_file": str(secret)}
+    result = run_agent(AGENT, "validate-all", params, _env(tmp_path))
+    assert_clean_failure(result, OcfRc.ERR_ARGS, [str(secret), "names no user"])
+    assert "S3cret-pw" not in result.err + result.out
+
+
+@pytest.mark.parametrize("action", ["validate-all", "start", "promote"])
+def test_missing_client_is_not_installed(tmp_path, galera_params, action):
+    params = {**galera_params, "client_binary": str(tmp_path / "mariadb")}
+    result = run_agent(AGENT, action, params, _env(tmp_path))
+    assert_clean_failure(result, OcfRc.ERR_INSTALLED, ["client_binary"])
+
+
 def test_missing_password_file_is_err_args(tmp_path, galera_params):
     params = {**galera_params, "check_defaults_file": str(tmp_path / "none.cnf")}
     result = run_agent(AGENT, "validate-all", params, _env(tmp_path))

@@ -25,7 +25,7 @@ from fence_agents import registry as fence_registry
 from ocf_agents._runtime import registry
 from tests.integration.test_ocf_tester import ocf_tester
 from tests.lab import agents
-from tests.lab.fixtures import lab_unavailable
+from tests.unavailable import unavailable
 
 pytestmark = [pytest.mark.packages, pytest.mark.slow]
 
@@ -61,14 +61,14 @@ def run(argv, check=True, timeout=300, **kwargs) -> subprocess.CompletedProcess[
 def _need(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t, path=SAFE_ENV["PATH"]) is None]
     if missing:
-        lab_unavailable(f"package tools not installed: {', '.join(missing)}")
+        unavailable(f"package tools not installed: {', '.join(missing)}")
 
 
 @pytest.fixture(scope="module")
 def debs(tmp_path_factory) -> list[Path]:
     _need("dpkg-buildpackage", "lintian", "apt-get")
     if os.geteuid() != 0:
-        lab_unavailable("installing packages needs root")
+        unavailable("installing packages needs root")
     out = tmp_path_factory.mktemp("debs")
     run([str(ROOT / "packaging" / "build-deb.sh"), str(out)], timeout=600)
     return sorted(out.glob("*.deb"))
@@ -131,7 +131,7 @@ def system(debs):
     saved = _snapshot(paths)
     for folder in OWN_DIRS:
         if os.path.exists(folder):
-            lab_unavailable(f"{folder} exists before the packages are installed")
+            unavailable(f"{folder} exists before the packages are installed")
     names = [deb.name.split("_")[0] for deb in debs]
     run(
         ["apt-get", "install", "-y", "-q", "--no-install-recommends",

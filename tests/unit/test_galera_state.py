@@ -195,18 +195,6 @@ class TestAddresses:
         with pytest.raises(ValueError):
             state.parse_cluster_address(text)
 
-    def test_host_map(self) -> None:
-        assert state.parse_host_map("ctl1:10.0.0.1; ctl2:10.0.0.2;") == {
-            "ctl1": "10.0.0.1",
-            "ctl2": "10.0.0.2",
-        }
-        with pytest.raises(ValueError, match="twice"):
-            state.parse_host_map("a:1;a:2")
-        with pytest.raises(ValueError, match="not node:host"):
-            state.parse_host_map("a")
-        with pytest.raises(ValueError, match="not node:host"):
-            state.parse_host_map("a:$(reboot)")
-
     def test_expected_nodes(self) -> None:
         hosts = ["10.0.0.1", "10.0.0.2:4567"]
         mapping = {"ctl1": "10.0.0.1", "ctl2": "10.0.0.2", "ctl9": "10.0.0.9"}

@@ -99,3 +99,27 @@ def test_one_of():
 def test_control_characters_refused_in_strings():
     with pytest.raises(ValueError):
         kinds.to_string("a\nb")
+
+
+def test_host_map():
+    assert kinds.to_host_map("ctl1:10.0.0.1; ctl2:[fd00::2]:4567,ctl3:c3;") == {
+        "ctl1": "10.0.0.1",
+        "ctl2": "[fd00::2]:4567",
+        "ctl3": "c3",
+    }
+    assert kinds.HOST_MAP.convert("") == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("a:1;a:2", "twice"),
+        ("a", "not node:host"),
+        (":h", "not node:host"),
+        ("a:$(reboot)", "not node:host"),
+        ("a b:h", "not node:host"),
+    ],
+)
+def test_bad_host_map(text, words):
+    with pytest.raises(ValueError, match=words):
+        kinds.to_host_map(text)
