@@ -23,7 +23,8 @@ from fence_agents._runtime.errors import (
     FenceUsageError,
     UnexpectedPowerStateError,
 )
-from ha_common import lazylog
+from fence_agents._runtime.options import SWITCHES
+from ha_common import __version__, lazylog
 from ha_common.deadline import Deadline
 from ha_common.redact import Redactor
 
@@ -84,16 +85,18 @@ class FenceAgent:
     shortdesc = ""
     longdesc = ""
     options: tuple[Option, ...] = ()
-    actions: tuple[str, ...] = (
-        "on",
-        "off",
-        "reboot",
-        "status",
-        "monitor",
-        "metadata",
-        "manpage",
-        "validate-all",
-    )
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The actions the agent offers: the choices its ``action`` option declares.
+
+        The parser accepts exactly these and metadata lists exactly these, so
+        an agent cannot offer an action its declaration does not name.
+        """
+        for opt in self.options:
+            if opt.name == "action":
+                return opt.kind.choices
+        return ()
 
     def open(self, opts: parse.Options, password: str, deadline: Deadline) -> Device:
         """Connect and log in within ``deadline``."""
@@ -230,8 +233,6 @@ def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR
         return EXIT_OK, manpage(agent)
     if action not in agent.actions:
         raise FenceUsageError(f"action {action!r} is not supported by {agent.name}")
-    if not opts.text("ip"):
-        raise FenceUsageError("ip is required")
     if action in ("off", "reboot") and opts.number("delay"):
         log.info("delaying fencing by %d s", opts.number("delay"))
         time.sleep(opts.number("delay"))
@@ -269,11 +270,19 @@ def manpage(agent: FenceAgent) -> str:
     lines = [agent.name, "", agent.shortdesc, "", agent.longdesc, "", "OPTIONS"]
     for opt in agent.options:
         flags = ", ".join(x for x in (opt.short, opt.long) if x)
-        lines.append(f"  {flags}  {opt.shortdesc}")
+        required = " (required)" if opt.required else ""
+        lines.append(f"  {flags}  {opt.shortdesc}{required}")
         if opt.aliases:
             lines.append(f"      stdin: {opt.name} (also {', '.join(opt.aliases)})")
+    for short, long, text in SWITCHES:
+        lines.append(f"  {short}, {long}  {text} (command line only)")
     lines += ["", "ACTIONS", "  " + ", ".join(agent.actions)]
     return "\n".join(lines) + "\n"
+
+
+def version(agent: FenceAgent) -> str:
+    """What ``-V``/``--version`` prints: the agent's name and hakit's version."""
+    return f"{agent.name} {__version__}\n"
 
 
 def _setup_logging(opts: parse.Options | None, redactor: Redactor, name: str) -> None:
@@ -326,8 +335,8 @@ def main(
         _configure_logging(opts, redactor, agent.name)
         for level, note in opts.notes:
             log.log(level, "%s", note)
-        if opts.help:
-            print(manpage(agent), end="")
+        if opts.switch:
+            print(manpage(agent) if opts.switch == "help" else version(agent), end="")
             sys.exit(EXIT_OK)
         rc, text = run(agent, opts)
         redactor.add(*opts.secrets)

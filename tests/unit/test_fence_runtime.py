@@ -10,9 +10,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from fence_agents._runtime import driver, options
+from fence_agents._runtime import driver, options, parse
 from fence_agents._runtime.driver import PowerState, PowerTarget
-from fence_agents._runtime.errors import AuthenticationError, DeviceError
+from fence_agents._runtime.errors import (
+    AuthenticationError,
+    DeviceError,
+    UndeclaredOptionError,
+)
 
 
 class FakeDevice:
@@ -268,7 +272,7 @@ def test_list_is_refused_without_touching_the_bmc(world, capsys, action):
     """
     rc, out, err = run(world, capsys, BASE + ["-o", action])
     assert (rc, out) == (1, "")
-    assert f"action '{action}' is not supported" in err
+    assert f"{action!r} is not one of" in err
     assert "opened" not in world
 
 
@@ -314,6 +318,127 @@ def test_metadata(world, capsys):
     assert params["ipaddr"].get("required") == "0"
     assert params["action"].find("content").get("type") == "select"
     assert params["plug"].get("required") == "0"
-    actions = {a.get("name") for a in root.iter("action")}
-    assert actions >= {"off", "reboot", "status", "monitor", "validate-all"}
-    assert not actions & {"list", "list-status"}
+    actions = [a.get("name") for a in root.iter("action")]
+    assert actions == list(options.ACTIONS) == list(FakeAgent(world).actions)
+    assert not set(actions) & {"list", "list-status"}
+    # No default action: without one the agent refuses (see the stdin test).
+    assert params["action"].find("content").get("default") is None
+    choices = [o.get("value") for o in params["action"].iter("option")]
+    assert choices == actions
+
+
+# -- the declaration is the single truth ---------------------------------------
+
+
+class TokenAgent(FakeAgent):
+    """An agent whose declaration requires an option the runtime never names."""
+
+    options = (*FakeAgent.options, options.Option("token", required=True))
+
+
+def test_required_is_what_the_declaration_says(world, capsys):
+    agent = TokenAgent(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=BASE + ["-o", "status"])
+    assert info.value.code == 1
+    assert "token is required (--token or token= on stdin)" in capsys.readouterr().err
+    assert "opened" not in world
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=[*BASE, "--token", "t", "-o", "status"])
+    assert info.value.code == 0
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_ip_is_required_by_its_declaration(world, capsys, value):
+    stdin = ["action=status", "username=a", "password=b"]
+    if value is not None:
+        stdin.append(f"ip={value}")
+    rc, out, err = run(world, capsys, stdin=stdin)
+    assert (rc, out) == (1, "")
+    assert "ip is required (-a, --ip or ip= on stdin)" in err
+    assert "opened" not in world
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-o", "metadata"], ["-o", "manpage"], ["-h"], ["--help"], ["-V"]],
+)
+def test_describing_needs_no_required_option(world, capsys, argv):
+    rc, out, err = run(world, capsys, argv)
+    assert rc == 0, err
+    assert out
+    assert "opened" not in world
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version_prints_the_agent_and_hakits_version(world, capsys, flag):
+    from ha_common import __version__
+
+    assert run(world, capsys, [flag]) == (0, f"fence_fake {__version__}\n", "")
+
+
+def test_switches_are_argv_only(world, capsys):
+    """version=1 among a stonith resource's parameters must not fence nothing."""
+    stdin = ["action=status", "ip=10.0.0.1", "version=1", "help=1"]
+    rc, out, err = run(world, capsys, stdin=stdin)
+    assert (rc, out) == (0, "Status: ON\n")
+    assert "ignoring unknown key 'version'" in err
+
+
+def test_manpage_lists_every_option_and_switch(world, capsys):
+    rc, out, _ = run(world, capsys, ["-o", "manpage"])
+    assert rc == 0
+    for opt in FakeAgent.options:
+        assert opt.long in out
+    assert "-V, --version" in out
+    assert "-a, --ip  IP address or hostname of fencing device (required)" in out
+
+
+def test_an_empty_value_takes_the_default(world, capsys):
+    stdin = ["action=status", "ip=10.0.0.1", "power_timeout=", "shell_timeout="]
+    rc, out, err = run(world, capsys, stdin=stdin)
+    assert (rc, out) == (0, "Status: ON\n"), err
+
+
+def test_an_unusable_secret_is_not_quoted(world, capsys):
+    rc, _, err = run(world, capsys, [*BASE, "-p", "pw\x01tail", "-o", "status"])
+    assert rc == 1
+    assert "password: not a valid string" in err
+    assert "tail" not in err
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda o: o.text("power_timout"),
+        lambda o: o.number("power_timout"),
+        lambda o: o.flag("verbos"),
+        lambda o: o["ipadr"],
+    ],
+)
+def test_reading_an_undeclared_option_raises(read):
+    opts = parse.resolve(FakeAgent.options, [*BASE, "-o", "status"], None)
+    with pytest.raises(UndeclaredOptionError):
+        read(opts)
+
+
+def test_reading_an_integer_without_a_value_raises():
+    opts = parse.resolve(FakeAgent.options, [*BASE, "-o", "status"], None)
+    with pytest.raises(TypeError):
+        opts.number("password_script")
+
+
+def test_a_misspelled_read_is_an_internal_error_not_zero(world, capsys):
+    """A typo'd timeout must not read as 0 s: the action fails, rc 1."""
+
+    class Typo(FakeAgent):
+        def open(self, opts, password, deadline):
+            opts.number("login_timout")
+            return super().open(opts, password, deadline)
+
+    with pytest.raises(SystemExit) as info:
+        driver.main(Typo(world), argv=[*BASE, "-o", "off"])
+    out, err = capsys.readouterr()
+    assert (info.value.code, out) == (1, "")
+    assert "internal error: UndeclaredOptionError" in err
+    assert world["requests"] == []
