@@ -45,8 +45,15 @@ RESET_TYPES = {
     PowerTarget.ON: ("On", "ForceOn"),
     PowerTarget.CYCLE: ("PowerCycle", "ForceRestart"),
 }
-OFF_STATES = ("Off", "PoweringOn")
-ON_STATES = ("On", "PoweringOff")
+#: Redfish PowerState -> what the driver reads.  The transitions stay
+#: transitions: only "Off" confirms an off, only "On" an on (the driver's
+#: observation of a cycle gives PoweringOn its own meaning).
+POWER_STATES = {
+    "On": PowerState.ON,
+    "Off": PowerState.OFF,
+    "PoweringOn": PowerState.POWERING_ON,
+    "PoweringOff": PowerState.POWERING_OFF,
+}
 TASK_POLL = 0.5
 #: TaskState values of a task still under way; Completed is the good end,
 #: anything else (Exception, Killed, Cancelled) a failure.
@@ -124,10 +131,8 @@ class RedfishSession:
     def power_state(self, deadline: Deadline) -> PowerState:
         """Read the System's PowerState."""
         state = self._get_system(deadline).get("PowerState")
-        if state in OFF_STATES:
-            return PowerState.OFF
-        if state in ON_STATES:
-            return PowerState.ON
+        if isinstance(state, str) and state in POWER_STATES:
+            return POWER_STATES[state]
         raise DeviceError(f"{self.system}: unexpected PowerState {state!r}")
 
     def _reset_action(self, deadline: Deadline) -> tuple[str, tuple[str, ...]]:

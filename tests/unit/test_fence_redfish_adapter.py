@@ -83,6 +83,29 @@ def test_redfish_one_get_of_the_system_serves_state_and_reset_action():
     ]
 
 
+@pytest.mark.parametrize(
+    ("reported", "state"),
+    [
+        ("On", PowerState.ON),
+        ("Off", PowerState.OFF),
+        ("PoweringOn", PowerState.POWERING_ON),
+        ("PoweringOff", PowerState.POWERING_OFF),
+    ],
+)
+def test_redfish_power_states_keep_the_transitions(reported, state):
+    client = FakeRedfishClient()
+    client.power = reported
+    assert RedfishSession(client, SYSTEM, 5).power_state(Deadline(5)) is state
+
+
+@pytest.mark.parametrize("reported", [None, "Paused", "off", 0])
+def test_redfish_unknown_power_state_is_a_device_error(reported):
+    client = FakeRedfishClient()
+    client.power = reported
+    with pytest.raises(DeviceError):
+        RedfishSession(client, SYSTEM, 5).power_state(Deadline(5))
+
+
 def test_redfish_401_on_get_is_an_authentication_error():
     device = RedfishSession(FakeRedfishClient(status=401), SYSTEM, 5)
     with pytest.raises(AuthenticationError):

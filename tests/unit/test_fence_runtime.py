@@ -442,3 +442,75 @@ def test_a_misspelled_read_is_an_internal_error_not_zero(world, capsys):
     assert (info.value.code, out) == (1, "")
     assert "internal error: UndeclaredOptionError" in err
     assert world["requests"] == []
+
+
+# -- transitions (Redfish PoweringOn/PoweringOff) ------------------------------
+
+ON, OFF = PowerState.ON, PowerState.OFF
+UP, DOWN = PowerState.POWERING_ON, PowerState.POWERING_OFF
+
+
+class ScriptedDevice(FakeDevice):
+    """Reads the scripted states in turn (the last one repeats)."""
+
+    def power_state(self, deadline):
+        self.world["reads"] += 1
+        script = self.world["script"]
+        return script.pop(0) if len(script) > 1 else script[0]
+
+    def request(self, target, deadline):
+        self.world["requests"].append(target)
+
+
+def scripted(world, capsys, states, argv):
+    world["script"] = list(states)
+    agent = FakeAgent(world)
+    agent.open = lambda opts, password, deadline: ScriptedDevice(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=[*BASE, "--power-timeout", "1", *argv])
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+@pytest.mark.parametrize("states", [[DOWN, UP], [UP], [DOWN], [ON, DOWN, UP, UP]])
+def test_off_is_confirmed_only_by_off(world, capsys, states):
+    """PoweringOn after an off is the node coming back: never a success."""
+    rc, out, err = scripted(world, capsys, states, ["-o", "off"])
+    assert (rc, out) == (1, "")
+    assert f"still reports {states[-1].value}" in err
+
+
+def test_off_read_back_after_powering_off(world, capsys):
+    rc, out, _ = scripted(world, capsys, [ON, DOWN, OFF], ["-o", "off"])
+    assert (rc, out) == (0, "Success: Powered OFF\n")
+
+
+@pytest.mark.parametrize(
+    ("states", "rc"), [([UP, UP, ON], 0), ([UP], 1), ([DOWN, UP], 1)]
+)
+def test_on_is_confirmed_only_by_on(world, capsys, states, rc):
+    assert scripted(world, capsys, states, ["-o", "on"])[0] == rc
+
+
+@pytest.mark.parametrize("state", [UP, DOWN])
+def test_status_of_a_transition_is_on(world, capsys, state):
+    """Exit 2 says the node is off; one powering on or off may still run."""
+    assert scripted(world, capsys, [state], ["-o", "status"])[:2] == (
+        0,
+        "Status: ON\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "states", [[ON, OFF, UP, ON], [ON, DOWN, UP, ON], [ON, UP, UP, ON]]
+)
+def test_cycle_takes_powering_on_as_its_second_half(world, capsys, states):
+    rc, out, _ = scripted(world, capsys, states, ["-o", "reboot", "-m", "cycle"])
+    assert (rc, out) == (0, "Success: Rebooted\n")
+    assert world["requests"] == [PowerTarget.CYCLE]
+
+
+@pytest.mark.parametrize("states", [[ON, UP], [ON, DOWN], [ON]])
+def test_cycle_still_needs_on_at_the_end(world, capsys, states):
+    rc, out, _ = scripted(world, capsys, states, ["-o", "reboot", "-m", "cycle"])
+    assert (rc, out) == (1, "")
