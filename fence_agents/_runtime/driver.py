@@ -261,9 +261,7 @@ def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR
     if action == "metadata":
         from fence_agents._runtime import metadata  # noqa: PLC0415 - xml
 
-        return EXIT_OK, metadata.render(
-            agent.name, agent.shortdesc, agent.longdesc, agent.options, agent.actions
-        )
+        return EXIT_OK, metadata.of_agent(agent)
     if action == "manpage":
         return EXIT_OK, manpage(agent)
     if action not in agent.actions:
