@@ -159,8 +159,7 @@ def validate_offline(opts: parse.Options) -> None:
     Raises:
         FenceUsageError: a named program or file is missing.
     """
-    import os  # noqa: PLC0415 - only for validate-all
-    import shlex  # noqa: PLC0415
+    import shlex  # noqa: PLC0415 - only for validate-all
 
     script = opts.text("password_script")
     if script:
@@ -392,28 +391,3 @@ def main(
         )
     lazylog.shutdown()
     sys.exit(rc)
-
-
-def run_installed(agent: FenceAgent) -> NoReturn:
-    """Run :func:`main` as an installed agent and leave without the teardown.
-
-    When :func:`main` exits, the result is printed, the BMC session is closed
-    and logging is shut down.  The exit handlers run as at a normal exit, and
-    stdout and stderr are flushed; only the interpreter's teardown of every
-    loaded module (pyghmi and cryptography, or requests) is skipped, 15-20 ms
-    of every fence action.  Only the launchers' entry points use this; tests
-    call :func:`main`, which raises SystemExit.
-    """
-    import atexit  # noqa: PLC0415 - built in, only here
-
-    try:
-        main(agent)
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else int(done.code is not None)
-    atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        code = 120  # what the interpreter exits with when it cannot flush stdout
-    os._exit(code)
