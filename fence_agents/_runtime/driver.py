@@ -375,7 +375,8 @@ def main(
         rc, text = run(agent, opts)
         redactor.add(*opts.secrets)
     except FenceError as exc:
-        message = redactor(str(exc))
+        # One line: Pacemaker copies it into its log as the reason.
+        message = redactor(" ".join(str(exc).split()))
         log.error("%s", message, extra={"exit_reason": True})
         print(f"Failed: {message}", file=sys.stderr)
         lazylog.shutdown()

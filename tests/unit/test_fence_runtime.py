@@ -514,3 +514,45 @@ def test_cycle_takes_powering_on_as_its_second_half(world, capsys, states):
 def test_cycle_still_needs_on_at_the_end(world, capsys, states):
     rc, out, _ = scripted(world, capsys, states, ["-o", "reboot", "-m", "cycle"])
     assert (rc, out) == (1, "")
+
+
+# -- secrets: never in text, and the mask damages no other word ----------------
+
+
+class EchoingAgent(FakeAgent):
+    """Its device's error text echoes the password, as a library might."""
+
+    name = "fence_hakit_fake"
+
+    def open(self, opts, password, deadline):
+        raise AuthenticationError(
+            f"{self.name}: BMC refused user admin (password {password})"
+        )
+
+
+def test_password_fence_masks_the_password_and_not_the_agent_name(
+    world, capsys, tmp_path
+):
+    """Issue #11: with password 'fence' the agent's name read '******_hakit_...'."""
+    debug_file = tmp_path / "debug.log"
+    argv = ["-a", "10.0.0.1", "-l", "admin", "-p", "fence", "-o", "status"]
+    with pytest.raises(SystemExit) as info:
+        driver.main(EchoingAgent(world), argv=[*argv, "-D", str(debug_file)])
+    out, err = capsys.readouterr()
+    assert (info.value.code, out) == (1, "")
+    assert err == (
+        "Failed: fence_hakit_fake: BMC refused user admin (password ******)\n"
+    )
+    logged = debug_file.read_text()
+    assert "fence_hakit_fake: BMC refused user admin (password ******)" in logged
+    assert " fence)" not in logged
+
+
+def test_a_failure_is_one_line(world, capsys):
+    class Multiline(FakeAgent):
+        def open(self, opts, password, deadline):
+            raise DeviceError("login failed:\n  <html>\n  <body>x</body>")
+
+    with pytest.raises(SystemExit):
+        driver.main(Multiline(world), argv=[*BASE, "-o", "status"])
+    assert capsys.readouterr().err == ("Failed: login failed: <html> <body>x</body>\n")
