@@ -14,7 +14,8 @@ to exit, for status, off and reboot:
 - two floors for Redfish ``status``, interleaved with the agents: the
   Redfish agent's interpreter that only imports ``requests`` (on which both
   agents' HTTP rests), or the DMTF ``redfish`` library, and exits as the
-  installed agents do (``os._exit``): no request, no option parsing.
+  installed agents do (a normal interpreter exit, teardown included): no
+  request, no option parsing.
 
 hakit's two agents are staged from the working tree into the temporary work
 directory by ``packaging/install.py``, on the interpreters of the packaged
@@ -77,7 +78,7 @@ RUN_TIMEOUT = 60.0
 MAX_RUNS = 60
 BASE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 #: What the floor agents run: import a client library, leave like the agents.
-FLOOR_CODE = "import {module}, os; os._exit(0)"
+FLOOR_CODE = "import {module}"
 #: sushy's request log line for a power request (Werkzeug access log).
 RESET_LOG = "/Actions/ComputerSystem.Reset"
 

@@ -23,6 +23,7 @@ from cib_builder import (
     render,
     topology,
 )
+from ha_common import __version__
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -141,6 +142,13 @@ prune_option = click.option(
 
 
 @click.group()
+@click.version_option(
+    __version__,
+    "-V",
+    "--version",
+    prog_name="hakit-cib",
+    message="%(prog)s %(version)s",
+)
 def main() -> None:
     """Compile an OpenStack controller-cluster topology into a Pacemaker CIB."""
 

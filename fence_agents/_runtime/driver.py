@@ -23,7 +23,8 @@ from fence_agents._runtime.errors import (
     FenceUsageError,
     UnexpectedPowerStateError,
 )
-from ha_common import lazylog
+from fence_agents._runtime.options import SWITCHES
+from ha_common import __version__, lazylog
 from ha_common.deadline import Deadline
 from ha_common.redact import Redactor
 
@@ -50,10 +51,17 @@ CYCLE_POLL = 0.1
 
 
 class PowerState(Enum):
-    """What the BMC reports."""
+    """What the BMC reports.
+
+    IPMI knows only ON and OFF; Redfish also reports the transitions, which
+    are neither: ``off`` is confirmed by OFF alone, ``on`` by ON alone, and
+    ``status`` prints OFF (exit 2) only for OFF.
+    """
 
     ON = "ON"
     OFF = "OFF"
+    POWERING_ON = "POWERING_ON"
+    POWERING_OFF = "POWERING_OFF"
 
 
 class PowerTarget(Enum):
@@ -84,16 +92,18 @@ class FenceAgent:
     shortdesc = ""
     longdesc = ""
     options: tuple[Option, ...] = ()
-    actions: tuple[str, ...] = (
-        "on",
-        "off",
-        "reboot",
-        "status",
-        "monitor",
-        "metadata",
-        "manpage",
-        "validate-all",
-    )
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """The actions the agent offers: the choices its ``action`` option declares.
+
+        The parser accepts exactly these and metadata lists exactly these, so
+        an agent cannot offer an action its declaration does not name.
+        """
+        for opt in self.options:
+            if opt.name == "action":
+                return opt.kind.choices
+        return ()
 
     def open(self, opts: parse.Options, password: str, deadline: Deadline) -> Device:
         """Connect and log in within ``deadline``."""
@@ -149,8 +159,7 @@ def validate_offline(opts: parse.Options) -> None:
     Raises:
         FenceUsageError: a named program or file is missing.
     """
-    import os  # noqa: PLC0415 - only for validate-all
-    import shlex  # noqa: PLC0415
+    import shlex  # noqa: PLC0415 - only for validate-all
 
     script = opts.text("password_script")
     if script:
@@ -171,15 +180,30 @@ def validate_offline(opts: parse.Options) -> None:
 
 
 def wait_for(
-    device: Device, want: PowerState, timeout: float, poll: float = POLL
+    device: Device,
+    want: PowerState,
+    timeout: float,
+    poll: float = POLL,
+    passed: tuple[PowerState, ...] = (),
 ) -> None:
-    """Read the state until it is ``want``; fail after ``timeout`` seconds."""
+    """Read the state until it is ``want``; fail after ``timeout`` seconds.
+
+    Args:
+        device: the open session.
+        want: the state to read back.
+        timeout: seconds before giving up.
+        poll: seconds between two reads.
+        passed: states that prove ``want`` was reached and left already; only
+            the observation of a cycle names any.
+    """
     deadline = Deadline(timeout)
     last: PowerState | None = None
     while True:
         # Each read gets its own bound, so the last read can still report.
         last = device.power_state(Deadline(max(1.0, deadline.remaining())))
-        if last is want:
+        if last is want or last in passed:
+            if last is not want:
+                log.debug("read %s: %s was passed already", last.value, want.value)
             return
         if deadline.expired():
             raise UnexpectedPowerStateError(
@@ -204,7 +228,20 @@ def _reboot(device: Device, opts: parse.Options) -> None:
         # "ON" right after the request proves nothing (the BMC may not have
         # started the cycle): the node must be seen OFF, then ON again.  IPMI
         # holds a cycle off for at least a second, so a fast poll sees it.
-        wait_for(device, PowerState.OFF, opts.number("power_timeout"), poll=CYCLE_POLL)
+        # NOTE: observing a cycle keeps its own reading of POWERING_ON.  After
+        # an off request, POWERING_ON means the node is coming back: not off,
+        # never a success.  After a cycle request it is the cycle's second
+        # half: a Redfish BMC (PowerCycle, ForceRestart) may hold the off
+        # phase for less than one poll and go from On (or PoweringOff) to
+        # PoweringOn, which proves the node went through off.  ON must still
+        # follow.
+        wait_for(
+            device,
+            PowerState.OFF,
+            opts.number("power_timeout"),
+            poll=CYCLE_POLL,
+            passed=(PowerState.POWERING_ON,),
+        )
         wait_for(device, PowerState.ON, opts.number("power_timeout"))
         return
     _switch(device, PowerTarget.OFF, opts)
@@ -223,15 +260,11 @@ def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR
     if action == "metadata":
         from fence_agents._runtime import metadata  # noqa: PLC0415 - xml
 
-        return EXIT_OK, metadata.render(
-            agent.name, agent.shortdesc, agent.longdesc, agent.options, agent.actions
-        )
+        return EXIT_OK, metadata.of_agent(agent)
     if action == "manpage":
         return EXIT_OK, manpage(agent)
     if action not in agent.actions:
         raise FenceUsageError(f"action {action!r} is not supported by {agent.name}")
-    if not opts.text("ip"):
-        raise FenceUsageError("ip is required")
     if action in ("off", "reboot") and opts.number("delay"):
         log.info("delaying fencing by %d s", opts.number("delay"))
         time.sleep(opts.number("delay"))
@@ -246,9 +279,11 @@ def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR
             state = device.power_state(Deadline(max(1, opts.number("shell_timeout"))))
             if action == "monitor":
                 return EXIT_OK, ""
-            return (
-                EXIT_OK if state is PowerState.ON else EXIT_OFF
-            ), f"Status: {state.value}"
+            if state is PowerState.OFF:
+                return EXIT_OFF, "Status: OFF"
+            # A node powering on or off is not off: it may still run.
+            log.debug("power state %s reported as ON", state.value)
+            return EXIT_OK, "Status: ON"
         if action == "off":
             _switch(device, PowerTarget.OFF, opts)
             return EXIT_OK, "Success: Powered OFF"
@@ -269,11 +304,19 @@ def manpage(agent: FenceAgent) -> str:
     lines = [agent.name, "", agent.shortdesc, "", agent.longdesc, "", "OPTIONS"]
     for opt in agent.options:
         flags = ", ".join(x for x in (opt.short, opt.long) if x)
-        lines.append(f"  {flags}  {opt.shortdesc}")
+        required = " (required)" if opt.required else ""
+        lines.append(f"  {flags}  {opt.shortdesc}{required}")
         if opt.aliases:
             lines.append(f"      stdin: {opt.name} (also {', '.join(opt.aliases)})")
+    for short, long, text in SWITCHES:
+        lines.append(f"  {short}, {long}  {text} (command line only)")
     lines += ["", "ACTIONS", "  " + ", ".join(agent.actions)]
     return "\n".join(lines) + "\n"
+
+
+def version(agent: FenceAgent) -> str:
+    """What ``-V``/``--version`` prints: the agent's name and hakit's version."""
+    return f"{agent.name} {__version__}\n"
 
 
 def _setup_logging(opts: parse.Options | None, redactor: Redactor, name: str) -> None:
@@ -326,13 +369,14 @@ def main(
         _configure_logging(opts, redactor, agent.name)
         for level, note in opts.notes:
             log.log(level, "%s", note)
-        if opts.help:
-            print(manpage(agent), end="")
+        if opts.switch:
+            print(manpage(agent) if opts.switch == "help" else version(agent), end="")
             sys.exit(EXIT_OK)
         rc, text = run(agent, opts)
         redactor.add(*opts.secrets)
     except FenceError as exc:
-        message = redactor(str(exc))
+        # One line: Pacemaker copies it into its log as the reason.
+        message = redactor(" ".join(str(exc).split()))
         log.error("%s", message, extra={"exit_reason": True})
         print(f"Failed: {message}", file=sys.stderr)
         lazylog.shutdown()
@@ -348,28 +392,3 @@ def main(
         )
     lazylog.shutdown()
     sys.exit(rc)
-
-
-def run_installed(agent: FenceAgent) -> NoReturn:
-    """Run :func:`main` as an installed agent and leave without the teardown.
-
-    When :func:`main` exits, the result is printed, the BMC session is closed
-    and logging is shut down.  The exit handlers run as at a normal exit, and
-    stdout and stderr are flushed; only the interpreter's teardown of every
-    loaded module (pyghmi and cryptography, or requests) is skipped, 15-20 ms
-    of every fence action.  Only the launchers' entry points use this; tests
-    call :func:`main`, which raises SystemExit.
-    """
-    import atexit  # noqa: PLC0415 - built in, only here
-
-    try:
-        main(agent)
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else int(done.code is not None)
-    atexit._run_exitfuncs()
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        code = 120  # what the interpreter exits with when it cannot flush stdout
-    os._exit(code)

@@ -29,3 +29,16 @@ class UnexpectedPowerStateError(FenceError):
 
 class DeviceError(FenceError):
     """The BMC answered with an error (completion code, HTTP status)."""
+
+
+class UndeclaredOptionError(KeyError):
+    """Code read an option its agent does not declare: a programming error.
+
+    Not a :class:`FenceError`: it is never the device's fault, so the driver
+    reports it as an internal error rather than as a failed action.  A
+    misspelled timeout must fail loudly, never read as 0 or "".
+    """
+
+    def __str__(self) -> str:
+        """The message itself (KeyError would show its repr)."""
+        return str(self.args[0]) if self.args else ""

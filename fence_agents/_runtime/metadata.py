@@ -12,6 +12,10 @@ from collections.abc import Sequence
 
 from fence_agents._runtime.options import FLAG, Option
 
+TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
+if TYPE_CHECKING:
+    from fence_agents._runtime.driver import FenceAgent
+
 
 def _getopt(opt: Option) -> str:
     value = "" if opt.kind is FLAG else f"=[{opt.metavar}]"
@@ -67,3 +71,10 @@ def render(
         ET.SubElement(acts, "action", {"name": action})
     ET.indent(root, space="\t")
     return '<?xml version="1.0" ?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def of_agent(agent: FenceAgent) -> str:
+    """The metadata document of ``agent``, from its declaration alone."""
+    return render(
+        agent.name, agent.shortdesc, agent.longdesc, agent.options, agent.actions
+    )

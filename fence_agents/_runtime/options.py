@@ -22,17 +22,32 @@ from ha_common.record import record
 #: A switch without a value on the command line (``--ssl-insecure``).
 FLAG = Kind("boolean", to_bool, name="flag")
 
+#: The actions the generic driver implements; an agent offers them through the
+#: choices of its ``action`` option, which metadata lists.  No ``list`` or
+#: ``list-status``: one BMC fences one node (STYLE.md section 5: ``list`` only
+#: for devices with ports), and advertising ``list`` would switch Pacemaker's
+#: default ``pcmk_host_check`` to ``dynamic-list``.
 ACTIONS = (
     "on",
     "off",
     "reboot",
     "status",
     "monitor",
-    "list",
-    "list-status",
     "metadata",
     "manpage",
     "validate-all",
+)
+
+#: Actions that only describe the agent: they need none of its required options.
+DESCRIBING = ("metadata", "manpage")
+
+#: Command-line switches that describe the agent and exit: (short, long, help).
+#: They are argv-only and absent from metadata on purpose: a ``version=1``
+#: among a stonith resource's parameters (stdin) would otherwise turn every
+#: fencing request into an exit 0 that fenced nothing.
+SWITCHES = (
+    ("-h", "--help", "Display help and exit"),
+    ("-V", "--version", "Display version information and exit"),
 )
 
 
@@ -48,7 +63,8 @@ class Option:
         aliases: legacy stdin names (``ipaddr``), accepted and listed as
             deprecated in metadata.
         default: the wire form of the default.
-        required: whether metadata marks it required.
+        required: the parser refuses to act without it (except for the
+            describing actions and switches), and metadata marks it required.
         secret: masked in logs and messages.
         metavar: the value's name in ``--help`` and metadata.
         shortdesc: one line of documentation.
@@ -72,13 +88,16 @@ class Option:
 
 Group = tuple[Option, ...]
 
+#: The action and the target, both supplied by pacemaker-fenced, so neither is
+#: ``required`` (a CIB that sets them would be wrong).  The action has no
+#: default either: the parser refuses to act without one, where ClusterLabs'
+#: agents would reboot.
 ACTION: Group = (
     Option(
         "action",
         one_of(*ACTIONS),
         short="-o",
         aliases=("option",),
-        default="reboot",
         metavar="action",
         shortdesc="Fencing action",
     ),

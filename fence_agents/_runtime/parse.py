@@ -9,8 +9,8 @@ the agent refuses to act.
 
 from __future__ import annotations
 
-from fence_agents._runtime.errors import FenceUsageError
-from fence_agents._runtime.options import FLAG
+from fence_agents._runtime.errors import FenceUsageError, UndeclaredOptionError
+from fence_agents._runtime.options import DESCRIBING, FLAG, SWITCHES
 from ha_common.lazylog import DEBUG, WARNING
 
 TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
@@ -25,24 +25,33 @@ SILENT_KEYS = frozenset({"nodename", "agent"})
 class Options:
     """Converted option values, where each came from, and secrets to mask.
 
-    A plain class rather than a dataclass: ``dataclasses`` would cost every
-    fence action its import (with ``inspect``) at start-up.
+    ``values`` holds every declared option (None when unset); reading any
+    other name raises :class:`UndeclaredOptionError`.  A plain class rather
+    than a dataclass: ``dataclasses`` would cost every fence action its
+    import (with ``inspect``) at start-up.
     """
 
-    __slots__ = ("help", "notes", "on_secret", "secrets", "sources", "values")
+    __slots__ = ("notes", "on_secret", "secrets", "sources", "switch", "values")
 
     def __init__(
         self,
         values: dict[str, object],
         sources: dict[str, str],
         secrets: list[str] | None = None,
-        help: bool = False,
+        switch: str = "",
     ) -> None:
-        """Hold the resolved options; ``secrets`` is extended as they are found."""
+        """Hold the resolved options; ``secrets`` is extended as they are found.
+
+        Args:
+            values: every declared option's converted value (None when unset).
+            sources: where each set value came from (argv, stdin, default).
+            secrets: secret values seen so far, for masking.
+            switch: "help" or "version" when argv asked for one, else "".
+        """
         self.values = values
         self.sources = sources
         self.secrets: list[str] = [] if secrets is None else secrets
-        self.help = help
+        self.switch = switch
         #: (level, message) found while parsing, logged once logging is set up.
         self.notes: list[tuple[int, str]] = []
         #: Called with every secret found later (the driver's redactor).
@@ -57,25 +66,41 @@ class Options:
 
     def __repr__(self) -> str:
         """Show the sources, never the values (they may hold secrets)."""
-        return f"Options(sources={self.sources!r}, help={self.help!r})"
+        return f"Options(sources={self.sources!r}, switch={self.switch!r})"
 
     def __getitem__(self, name: str) -> object:
-        """The converted value of ``name`` (None when unset)."""
-        return self.values.get(name)
+        """The converted value of ``name`` (None when unset).
+
+        Raises:
+            UndeclaredOptionError: the agent does not declare ``name``.
+        """
+        try:
+            return self.values[name]
+        except KeyError:
+            raise UndeclaredOptionError(
+                f"option {name!r} is read but not declared by this agent"
+            ) from None
 
     def text(self, name: str) -> str:
         """A string option, '' when unset."""
-        value = self.values.get(name)
+        value = self[name]
         return "" if value is None else str(value)
 
     def number(self, name: str) -> int:
-        """An integer option (declared with a default)."""
-        value = self.values.get(name)
-        return value if isinstance(value, int) else 0
+        """An integer option ('' or unset is an error: declare a default).
+
+        Raises:
+            UndeclaredOptionError: the agent does not declare ``name``.
+            TypeError: the option is unset or not an integer.
+        """
+        value = self[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"option {name!r} has no integer value")
+        return value
 
     def flag(self, name: str) -> bool:
         """A boolean option."""
-        return bool(self.values.get(name))
+        return bool(self[name])
 
     def declares(self, name: str) -> bool:
         """Tell whether the agent declares option ``name``."""
@@ -93,7 +118,8 @@ def _index(options: Sequence[Option]) -> dict[str, Option]:
 
 def _from_argv(
     options: Sequence[Option], argv: Sequence[str]
-) -> tuple[dict[str, str], bool]:
+) -> tuple[dict[str, str], str]:
+    """The raw values on argv, and the switch ("help", "version") if one came."""
     flags: dict[str, Option] = {}
     for opt in options:
         flags[opt.long] = opt
@@ -101,12 +127,15 @@ def _from_argv(
             flags[opt.short] = opt
         for alias in opt.aliases:
             flags["--" + alias.replace("_", "-")] = opt
+    switches = {}
+    for short, long, _ in SWITCHES:
+        switches[short] = switches[long] = long[2:]
     raw: dict[str, str] = {}
     words = list(argv)
     while words:
         word = words.pop(0)
-        if word in ("-h", "--help"):
-            return raw, True
+        if word in switches:
+            return raw, switches[word]
         name, eq, inline = word.partition("=")
         if (
             not eq
@@ -128,7 +157,7 @@ def _from_argv(
             raw[opt.name] = words.pop(0)
         else:
             raise FenceUsageError(f"option {name} needs a value")
-    return raw, False
+    return raw, ""
 
 
 def _from_stdin(
@@ -156,6 +185,44 @@ def _from_stdin(
     return raw
 
 
+def _convert(
+    options: Sequence[Option], raw: Mapping[str, str], source: str
+) -> tuple[dict[str, object], dict[str, str], list[str]]:
+    """Every declared option's value (None when unset), its source, the problems.
+
+    An option whose value cannot be converted is left out of the sources.
+    """
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    problems = []
+    for opt in options:
+        values[opt.name] = None
+        text = raw.get(opt.name)
+        origin = source
+        if opt.kind is FLAG and text == "":
+            text = "1"  # "ssl_insecure=" on stdin, as fence-agents reads it
+        if not text:
+            text, origin = opt.default, "default"
+        if text is None:
+            continue
+        try:
+            values[opt.name] = opt.kind.convert(text)
+        except ValueError as exc:
+            if opt.secret:  # the reason may quote the value
+                problems.append(f"{opt.name}: not a valid {opt.kind.name}")
+            else:
+                problems.append(f"{opt.name}={text!r}: {exc}")
+            continue
+        sources[opt.name] = origin
+    return values, sources, problems
+
+
+def _missing(opt: Option) -> str:
+    """The problem of a required option left unset, naming how to give it."""
+    flags = ", ".join(flag for flag in (opt.short, opt.long) if flag)
+    return f"{opt.name} is required ({flags} or {opt.name}= on stdin)"
+
+
 def resolve(
     options: Sequence[Option],
     argv: Sequence[str],
@@ -164,45 +231,39 @@ def resolve(
 ) -> Options:
     """Parse argv, or stdin when argv is empty; convert, apply defaults.
 
+    An empty value (``ipport=``) counts as unset: the default applies.  The
+    declaration's ``required`` is enforced here, except for the actions that
+    only describe the agent (metadata, manpage) and the -h/-V switches.
+
     Raises:
-        FenceUsageError: unknown flags, unusable values, or no action.
+        FenceUsageError: unknown flags, unusable values, a required option
+            unset, or no action.
     """
     del environ
     notes: list[tuple[int, str]] = []
     if argv:
-        raw, want_help = _from_argv(options, argv)
+        raw, switch = _from_argv(options, argv)
         source = "argv"
     else:
-        raw, want_help = _from_stdin(options, stdin_lines or (), notes), False
+        raw, switch = _from_stdin(options, stdin_lines or (), notes), ""
         source = "stdin"
-    values: dict[str, object] = {}
-    sources: dict[str, str] = {}
     secrets = [raw[o.name] for o in options if o.secret and raw.get(o.name)]
-    problems = []
-    for opt in options:
-        text = raw.get(opt.name)
-        origin = source
-        if text is None:
-            text, origin = opt.default, "default"
-        if text is None:
-            values[opt.name] = None
-            continue
-        try:
-            if opt.kind is FLAG:
-                values[opt.name] = opt.kind.convert(text or "1")  # "ssl_insecure="
-            else:
-                values[opt.name] = opt.kind.convert(text) if text != "" else None
-        except ValueError as exc:
-            shown = "<secret>" if opt.secret else repr(text)
-            problems.append(f"{opt.name}={shown}: {exc}")
-            continue
-        sources[opt.name] = origin
-    if not want_help and "action" not in raw:
-        problems.append(
-            "no action given (use -o ACTION or action=ACTION); refusing to act"
-        )
+    values, sources, problems = _convert(options, raw, source)
+    if not switch:
+        if not raw.get("action"):
+            problems.insert(
+                0, "no action given (use -o ACTION or action=ACTION); refusing to act"
+            )
+        if values.get("action") not in DESCRIBING:
+            problems += [
+                _missing(opt)
+                for opt in options
+                # Neither given nor defaulted (a value that failed to convert
+                # is reported already).
+                if opt.required and not raw.get(opt.name) and opt.name not in sources
+            ]
     if problems:
         raise FenceUsageError("; ".join(problems))
-    resolved = Options(values, sources, secrets, want_help)
+    resolved = Options(values, sources, secrets, switch)
     resolved.notes = notes
     return resolved

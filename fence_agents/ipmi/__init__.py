@@ -87,6 +87,6 @@ class IpmiFence(FenceAgent):
 
 def main() -> None:
     """Entry point of the installed fence_hakit_ipmi."""
-    from fence_agents._runtime.driver import run_installed  # noqa: PLC0415
+    from fence_agents._runtime import driver  # noqa: PLC0415
 
-    run_installed(IpmiFence())
+    driver.main(IpmiFence())

@@ -245,10 +245,8 @@ def _session_class(base: Any) -> Any:
 
 def open_session(opts: Options, password: str, deadline: Deadline) -> IpmiSession:
     """Log in to the BMC named by ``opts``."""
-    from fence_agents.ipmi import aes  # noqa: PLC0415 - only when fencing
-
-    session = aes.import_session()
-    log.debug("IPMI payload encryption through %s", aes.provider(session))
+    # pyghmi encrypts the payloads (AES-CBC-128) with python3-cryptography.
+    from pyghmi.ipmi.private import session  # noqa: PLC0415 - only when fencing
 
     if not opts.flag("lanplus"):
         log.warning("lanplus=0 ignored: pyghmi speaks IPMI 2.0 (lanplus) only")

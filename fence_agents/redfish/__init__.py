@@ -61,6 +61,6 @@ class RedfishFence(FenceAgent):
 
 def main() -> None:
     """Entry point of the installed fence_hakit_redfish."""
-    from fence_agents._runtime.driver import run_installed  # noqa: PLC0415
+    from fence_agents._runtime import driver  # noqa: PLC0415
 
-    run_installed(RedfishFence())
+    driver.main(RedfishFence())

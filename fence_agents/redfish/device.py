@@ -1,17 +1,22 @@
 """The adapter over the DMTF python-redfish-library.
 
-The library is given an explicit timeout, one retry and an explicit TLS
+The library is given an explicit timeout, no retries of its own (it would
+sleep 1 s before each, also after a refused connection) and an explicit TLS
 setting (its default is *no* verification); every HTTP status is checked, and
-no library exception crosses this module.
+no library exception crosses this module.  A failure names the BMC's
+``host:port`` and the cause found under the library's, requests' and
+urllib3's wrappers: connection refused, a name that does not resolve, the TLS
+verification message, a timeout.
 
 Requests per run, as few as the checks allow: the service root (it tells
-whether the BMC has a SessionService, so session login, else basic auth), then
-the System and the reset.  Basic credentials are checked by the first request
-that needs them (a 401 is an authentication failure) rather than by an extra
-GET; one GET of the System serves both its PowerState and its reset action.
-A session is logged out at the end of every run that created it, failed or
-not.  A reset answered 202 with a task monitor (DSP0266 asynchronous
-operations) returns only once the task has ended well.
+whether this is a Redfish service at all, and whether the BMC has a
+SessionService, so session login, else basic auth), then the System and the
+reset.  Basic credentials are checked by the first request that needs them
+(a 401 is an authentication failure) rather than by an extra GET; one GET of
+the System serves both its PowerState and its reset action.  A session is
+logged out at the end of every run that created it, failed or not.  A reset
+answered 202 with a task monitor (DSP0266 asynchronous operations) returns
+only once the task has ended well.
 """
 
 from __future__ import annotations
@@ -45,8 +50,15 @@ RESET_TYPES = {
     PowerTarget.ON: ("On", "ForceOn"),
     PowerTarget.CYCLE: ("PowerCycle", "ForceRestart"),
 }
-OFF_STATES = ("Off", "PoweringOn")
-ON_STATES = ("On", "PoweringOff")
+#: Redfish PowerState -> what the driver reads.  The transitions stay
+#: transitions: only "Off" confirms an off, only "On" an on (the driver's
+#: observation of a cycle gives PoweringOn its own meaning).
+POWER_STATES = {
+    "On": PowerState.ON,
+    "Off": PowerState.OFF,
+    "PoweringOn": PowerState.POWERING_ON,
+    "PoweringOff": PowerState.POWERING_OFF,
+}
 TASK_POLL = 0.5
 #: TaskState values of a task still under way; Completed is the good end,
 #: anything else (Exception, Killed, Cancelled) a failure.
@@ -63,55 +75,169 @@ TASK_UNDER_WAY = (
 )
 
 
-def _translate(what: str, exc: Exception) -> Exception:
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception under the library's, requests' and urllib3's.
+
+    The library raises ``RetriesExhaustedError`` from requests' error, which
+    wraps urllib3's, whose ``reason`` holds the socket or TLS error.
+    """
+    seen = {id(exc)}
+    current = exc
+    while True:
+        reason = getattr(current, "reason", None)
+        following = (
+            current.__cause__
+            or (reason if isinstance(reason, BaseException) else None)
+            or current.__context__
+        )
+        if following is None or id(following) in seen:
+            return current
+        seen.add(id(following))
+        current = following
+
+
+def _dropped(exc: BaseException) -> bool:
+    """Tell whether the connection broke after it was made (worth one retry)."""
+    return isinstance(
+        _root_cause(exc),
+        (ConnectionResetError, ConnectionAbortedError, BrokenPipeError),
+    )
+
+
+def _network_problem(
+    cause: BaseException, what: str, where: str, timeout: float
+) -> Exception | None:
+    """The error for a socket or TLS failure found under the wrappers, or None."""
+    import socket  # noqa: PLC0415 - requests has loaded both
+    import ssl  # noqa: PLC0415
+
+    problem: Exception | None = None
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        reason = cause.verify_message or cause.reason or "certificate not trusted"
+        problem = DeviceUnreachableError(
+            f"{what}: TLS verification failed for {where}: {reason}"
+        )
+    elif isinstance(cause, ssl.SSLError):
+        reason = cause.reason or type(cause).__name__
+        problem = DeviceUnreachableError(
+            f"{what}: TLS handshake with {where} failed ({reason})"
+        )
+    elif isinstance(cause, ConnectionRefusedError):
+        problem = DeviceUnreachableError(
+            f"{what}: cannot reach the BMC at {where}: connection refused"
+        )
+    elif isinstance(cause, socket.gaierror):
+        problem = DeviceUnreachableError(
+            f"{what}: cannot resolve the BMC's name in {where} ({cause.strerror})"
+        )
+    elif isinstance(cause, (TimeoutError, socket.timeout)):
+        problem = ActionTimeoutError(
+            f"{what}: no answer from the BMC at {where} within {timeout:g} s"
+        )
+    elif isinstance(cause, OSError):
+        reason = cause.strerror or type(cause).__name__
+        problem = DeviceUnreachableError(
+            f"{what}: cannot reach the BMC at {where}: {reason}"
+        )
+    return problem
+
+
+def _translate(what: str, exc: BaseException, where: str, timeout: float) -> Exception:
+    """A one-line hakit error for a library exception, naming ``host:port``.
+
+    The library's own messages are not used: they are empty (``Retries
+    ExhaustedError``), several lines long, or quote an answer's body; only
+    the first line of ``SessionCreationError`` ("HTTP 400: Failed to create
+    the session") is kept.
+    """
     name = type(exc).__name__
     if name == "InvalidCredentialsError":
-        return AuthenticationError(f"{what}: the BMC refused the credentials")
-    if name in ("RetriesExhaustedError", "ServerDownOrUnreachableError"):
-        detail = str(exc).splitlines()[0] if str(exc) else name
-        if "certificate" in detail.lower() or "ssl" in detail.lower():
-            return DeviceUnreachableError(f"{what}: TLS verification failed ({detail})")
-        return DeviceUnreachableError(f"{what}: cannot reach the BMC ({detail})")
-    if "SSL" in name or "certificate" in str(exc).lower():
-        return DeviceUnreachableError(f"{what}: TLS verification failed ({exc})")
-    return DeviceError(f"{what}: {name}: {exc}")
+        return AuthenticationError(f"{what}: {where} refused the credentials")
+    if name == "SessionCreationError":
+        first = (str(exc).splitlines() or [name])[0]
+        return DeviceError(f"{what}: {where}: {first}")
+    problem = _network_problem(_root_cause(exc), what, where, timeout)
+    return problem or DeviceError(f"{what}: {where}: {name}")
 
 
 class RedfishSession:
     """A logged-in client and the System it fences."""
 
     def __init__(
-        self, client: Any, system: str, timeout: float, task_timeout: float = 20
+        self,
+        client: Any,
+        system: str,
+        timeout: float,
+        task_timeout: float = 20,
+        where: str = "the BMC",
     ) -> None:
         """Wrap a redfish client bound to ``system``.
 
-        ``task_timeout`` (power_timeout) bounds the wait for a reset's task:
-        the task is the power change under way, not part of the request.
+        Args:
+            client: the library's client, logged in.
+            system: the System's URI.
+            timeout: seconds for one request.
+            task_timeout: power_timeout, which bounds the wait for a reset's
+                task: the task is the power change under way, not part of
+                the request.
+            where: the BMC's ``host:port``, for messages.
         """
         self.client = client
         self.system = system
         self.timeout = timeout
         self.task_timeout = task_timeout
+        self.where = where
         #: The System's Actions, from the first GET of it in this run.
         self._actions: dict[str, Any] | None = None
 
+    def send(
+        self,
+        method: str,
+        path: str,
+        deadline: Deadline,
+        body: dict[str, str] | None = None,
+    ) -> Any:
+        """One request within ``deadline``; the library's response.
+
+        A GET whose connection broke after it was made is sent once more if
+        time remains; a POST never is (a reset must not be sent twice), and
+        nothing is retried after a refusal, a TLS failure or a timeout.
+
+        Raises:
+            FenceError: the request failed (translated, one line).
+        """
+        what = f"{method} {path}"
+        for attempt in (1, 2):
+            if deadline.expired():
+                raise ActionTimeoutError(f"{what}: out of time")
+            timeout = max(1, deadline.remaining())
+            try:
+                if method == "POST":
+                    return self.client.post(
+                        path, body=body, timeout=timeout, max_retry=0
+                    )
+                return self.client.get(path, timeout=timeout, max_retry=0)
+            except Exception as exc:  # noqa: BLE001 - translated, never leaks
+                if method == "GET" and attempt == 1 and _dropped(exc):
+                    log.debug("%s: the connection broke; once more", what)
+                    continue
+                raise _translate(what, exc, self.where, timeout) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _get(self, path: str, deadline: Deadline) -> dict[str, Any]:
-        if deadline.expired():
-            raise ActionTimeoutError(f"GET {path}: out of time")
-        try:
-            resp = self.client.get(
-                path, timeout=max(1, deadline.remaining()), max_retry=1
-            )
-        except Exception as exc:  # noqa: BLE001 - translated, never leaks
-            raise _translate(f"GET {path}", exc) from None
+        resp = self.send("GET", path, deadline)
         log.debug("GET %s: HTTP %s", path, resp.status)
         if resp.status == 401:
-            raise AuthenticationError(f"GET {path}: the BMC refused the credentials")
+            raise AuthenticationError(
+                f"GET {path}: {self.where} refused the credentials"
+            )
         if resp.status != 200:
-            raise DeviceError(f"GET {path}: HTTP {resp.status}")
+            raise DeviceError(f"GET {path}: HTTP {resp.status}{_message(resp)}")
         body = _body(resp)
         if body is None:
-            raise DeviceError(f"GET {path}: the answer is not a JSON object")
+            raise DeviceError(
+                f"GET {path}: the answer is not a JSON object ({_content_type(resp)})"
+            )
         return body
 
     def _get_system(self, deadline: Deadline) -> dict[str, Any]:
@@ -124,10 +250,8 @@ class RedfishSession:
     def power_state(self, deadline: Deadline) -> PowerState:
         """Read the System's PowerState."""
         state = self._get_system(deadline).get("PowerState")
-        if state in OFF_STATES:
-            return PowerState.OFF
-        if state in ON_STATES:
-            return PowerState.ON
+        if isinstance(state, str) and state in POWER_STATES:
+            return POWER_STATES[state]
         raise DeviceError(f"{self.system}: unexpected PowerState {state!r}")
 
     def _reset_action(self, deadline: Deadline) -> tuple[str, tuple[str, ...]]:
@@ -154,18 +278,12 @@ class RedfishSession:
         """POST the reset; follow a task monitor if the BMC returns one."""
         uri, allowed = self._reset_action(deadline)
         reset = self._reset_type(target, allowed)
-        try:
-            resp = self.client.post(
-                uri,
-                body={"ResetType": reset},
-                timeout=max(1, deadline.remaining()),
-                max_retry=1,
-            )
-        except Exception as exc:  # noqa: BLE001 - translated, never leaks
-            raise _translate(f"POST {reset}", exc) from None
+        resp = self.send("POST", uri, deadline, body={"ResetType": reset})
         log.debug("POST %s ResetType=%s: HTTP %s", uri, reset, resp.status)
         if resp.status == 401:
-            raise AuthenticationError(f"POST {reset}: the BMC refused the credentials")
+            raise AuthenticationError(
+                f"POST {reset}: {self.where} refused the credentials"
+            )
         if resp.status not in (200, 202, 204):
             raise DeviceError(f"POST {reset}: HTTP {resp.status}{_message(resp)}")
         monitor = resp.getheader("Location") if resp.status == 202 else None
@@ -182,12 +300,7 @@ class RedfishSession:
         """
         monitor = _local(monitor)
         while not deadline.expired():
-            try:
-                resp = self.client.get(
-                    monitor, timeout=max(1, deadline.remaining()), max_retry=1
-                )
-            except Exception as exc:  # noqa: BLE001 - translated, never leaks
-                raise _translate(f"task of {reset}", exc) from None
+            resp = self.send("GET", monitor, deadline)
             body = _body(resp) or {}
             state = body.get("TaskState")
             log.debug("task of %s: HTTP %s, TaskState %s", reset, resp.status, state)
@@ -196,7 +309,7 @@ class RedfishSession:
                 continue
             if resp.status == 401:
                 raise AuthenticationError(
-                    f"task of {reset}: the BMC refused the credentials"
+                    f"task of {reset}: {self.where} refused the credentials"
                 )
             if resp.status not in (200, 201, 204):
                 raise DeviceError(
@@ -214,16 +327,31 @@ class RedfishSession:
         except Exception as exc:  # noqa: BLE001 - the action's result stands
             # The session stays open until the BMC times it out, and BMCs
             # have few session slots.
-            log.warning("logout failed: %s", exc)
+            log.warning("%s", _translate("logout", exc, self.where, self.timeout))
 
 
 def _body(resp: Any) -> dict[str, Any] | None:
-    """The answer's JSON object: {} when there is no body, None when not JSON."""
+    """The answer's JSON object: {} when there is no body, None when not JSON.
+
+    Parsed here, not with the library's ``dict``, which logs a non-JSON
+    answer whole at ERROR (an HTML page in Pacemaker's log).
+    """
+    import json  # noqa: PLC0415 - requests has loaded it
+
     try:
-        body = resp.dict
-    except Exception:  # noqa: BLE001 - the library's JsonDecodingError
+        text = resp.text
+        if not text.strip():
+            return {}
+        body = json.loads(text)
+    except (AttributeError, TypeError, ValueError):
         return None
     return body if isinstance(body, dict) else None
+
+
+def _content_type(resp: Any) -> str:
+    """The answer's Content-Type without parameters, for messages."""
+    value = resp.getheader("Content-Type") or ""
+    return value.split(";")[0].strip() or "no Content-Type"
 
 
 def _message(resp: Any) -> str:
@@ -307,28 +435,70 @@ def _choose_system(session: RedfishSession, opts: Options, deadline: Deadline) -
     )
 
 
-def _tls_problem(host: str, port: int, cafile: str | None, timeout: float) -> str:
-    """Why a verified TLS handshake fails, or '' (the library hides the reason)."""
-    if cafile is None:
-        return ""
-    import socket  # noqa: PLC0415
-    import ssl  # noqa: PLC0415
+def _service_root(
+    session: RedfishSession, prefix: str, deadline: Deadline
+) -> tuple[Any, dict[str, Any]]:
+    """GET the service root: the answer and its JSON object.
 
+    A 401 gives an empty root, as in the library (some services protect the
+    root too): no SessionService is known, so basic auth follows.
+
+    Raises:
+        DeviceError: the answer is no Redfish service root (it names the
+            status and the content type, never the body), or an error.
+    """
+    resp = session.send("GET", prefix, deadline)
+    log.debug("GET %s: HTTP %s", prefix, resp.status)
+    if resp.status == 401:
+        return resp, {}
+    body = _body(resp)
+    if not body:  # not JSON (an HTML page, a login form), or nothing at all
+        raise DeviceError(
+            f"{session.where} is not a Redfish service: GET {prefix} answered "
+            f"HTTP {resp.status} ({_content_type(resp)})"
+        )
+    if resp.status != 200:
+        raise DeviceError(f"GET {prefix}: HTTP {resp.status}{_message(resp)}")
+    return resp, body
+
+
+def _login(
+    session: RedfishSession,
+    opts: Options,
+    password: str,
+    root: tuple[Any, dict[str, Any]],
+) -> None:
+    """Session login when the root names a SessionService, else basic auth."""
+    client = session.client
+    resp, body = root
+    if "SessionService" not in body:
+        # What login(auth="basic") sets, without its extra GET of the
+        # sessions URI: the first request needs the credentials anyway,
+        # and a 401 on it is an AuthenticationError (see _get).
+        client.set_authorization_key(_basic_authorization(opts, password))
+        return
+    # What the library's constructor and get_root_object() take from their
+    # own GET of the root, which _service_root made instead.
+    client.root_resp = resp
+    links = body.get("Links")
+    sessions = links.get("Sessions") if isinstance(links, dict) else None
+    if isinstance(sessions, dict) and isinstance(sessions.get("@odata.id"), str):
+        client.login_url = sessions["@odata.id"]
     try:
-        context = ssl.create_default_context(cafile=cafile)
-        with (
-            socket.create_connection((host, port), timeout=timeout) as sock,
-            context.wrap_socket(sock, server_hostname=host),
-        ):
-            return ""
-    except ssl.SSLCertVerificationError as exc:
-        return exc.verify_message or str(exc)
-    except (OSError, ssl.SSLError):
-        return ""
+        client.login(auth="session")
+    except Exception as exc:  # noqa: BLE001 - translated, never leaks
+        raise _translate("login", exc, session.where, session.timeout) from None
+    opts.add_secret(str(client.get_session_key() or ""))
 
 
 def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSession:
-    """Connect (verified TLS by default), log in, and pick the System."""
+    """Connect (verified TLS by default), log in, and pick the System.
+
+    The library (3.2.5 or later, for ``check_connectivity``) is built without
+    its own GET of the service root: that GET would retry refused connections
+    after a 1 s sleep, hide the cause under ``RetriesExhaustedError``, and log
+    a non-JSON answer whole.  :func:`_service_root` makes it instead.
+    """
     import logging  # noqa: PLC0415 - the library has imported it already
 
     import redfish  # noqa: PLC0415 - only when fencing
@@ -343,38 +513,39 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSes
         if opts.flag("ssl_insecure")
         else (opts.text("ssl_ca_file") or SYSTEM_CA_BUNDLE)
     )
+    if cafile is None:
+        # Asked for: urllib3's InsecureRequestWarning on every request would
+        # only add lines to Pacemaker's log.
+        import warnings  # noqa: PLC0415 - loaded at start-up
+
+        from urllib3.exceptions import InsecureRequestWarning  # noqa: PLC0415
+
+        warnings.simplefilter("ignore", InsecureRequestWarning)
+        log.debug("TLS is not verified (ssl_insecure)")
     host = opts.text("ip")
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    base = f"https://{host}:{opts.number('ipport')}"
+    where = f"{host}:{opts.number('ipport')}"
+    prefix = opts.text("redfish_uri").rstrip("/") + "/"
     timeout = max(1, int(deadline.remaining()))
     try:
         client = redfish.redfish_client(
-            base_url=base,
+            base_url=f"https://{where}",
             username=opts.text("username"),
             password=password,
-            default_prefix=opts.text("redfish_uri").rstrip("/") + "/",
+            default_prefix=prefix,
             cafile=cafile,
             timeout=timeout,
-            max_retry=1,
+            max_retry=0,
+            check_connectivity=False,
         )
-        client._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override
-        if "SessionService" in (client.root or {}):
-            client.login(auth="session")
-            opts.add_secret(str(client.get_session_key() or ""))
-        else:
-            # What login(auth="basic") sets, without its extra GET of the
-            # sessions URI: the first request needs the credentials anyway,
-            # and a 401 on it is an AuthenticationError (see _get).
-            client.set_authorization_key(_basic_authorization(opts, password))
     except Exception as exc:  # noqa: BLE001 - translated, never leaks
-        tls = _tls_problem(opts.text("ip"), opts.number("ipport"), cafile, timeout)
-        if tls:
-            raise DeviceUnreachableError(
-                f"login: TLS verification failed: {tls}"
-            ) from None
-        raise _translate("login", exc) from None
-    session = RedfishSession(client, "", timeout, opts.number("power_timeout"))
+        raise _translate("connect", exc, where, timeout) from None
+    client._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override
+    session = RedfishSession(
+        client, "", timeout, opts.number("power_timeout"), where=where
+    )
+    _login(session, opts, password, _service_root(session, prefix, deadline))
     try:
         session.system = _choose_system(session, opts, deadline)
     except BaseException:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "ocf"
+FENCE_GOLDEN = ROOT / "tests" / "golden" / "fence"
 
 
 def rendered() -> dict[str, str]:
@@ -17,6 +18,15 @@ def rendered() -> dict[str, str]:
     from ocf_agents._runtime import metadata, registry  # noqa: PLC0415
 
     return {name: metadata.render(registry.spec(name)) for name in registry.names()}
+
+
+def fence_rendered() -> dict[str, str]:
+    """Metadata of every fence agent hakit ships, by agent name."""
+    sys.path.insert(0, str(ROOT))
+    from fence_agents import registry  # noqa: PLC0415
+    from fence_agents._runtime import metadata  # noqa: PLC0415
+
+    return {name: metadata.of_agent(registry.agent(name)) for name in registry.names()}
 
 
 def sync(directory: Path, documents: dict[str, bytes], write: bool) -> int:
@@ -45,9 +55,21 @@ def cli(description: str, directory: Path, documents: dict[str, bytes]) -> int:
 
 
 def main() -> int:
-    """Write the files with --write; otherwise list the ones that differ."""
-    documents = {name: text.encode() for name, text in rendered().items()}
-    return cli(__doc__ or "", GOLDEN, documents)
+    """Write the files with --write; otherwise list the ones that differ.
+
+    Both families: the OCF agents' meta-data and the fence agents' metadata.
+    """
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    stale = 0
+    for directory, documents in (
+        (GOLDEN, rendered()),
+        (FENCE_GOLDEN, fence_rendered()),
+    ):
+        encoded = {name: text.encode() for name, text in documents.items()}
+        stale |= sync(directory, encoded, args.write)
+    return stale
 
 
 if __name__ == "__main__":

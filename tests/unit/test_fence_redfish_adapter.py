@@ -6,10 +6,19 @@ hand it a scripted client instead.
 
 from __future__ import annotations
 
+import json
+import socket
+import ssl
+
 import pytest
 
 from fence_agents._runtime.driver import PowerState, PowerTarget
-from fence_agents._runtime.errors import AuthenticationError, DeviceError
+from fence_agents._runtime.errors import (
+    ActionTimeoutError,
+    AuthenticationError,
+    DeviceError,
+    DeviceUnreachableError,
+)
 from fence_agents._runtime.parse import Options
 from fence_agents.redfish import device
 from fence_agents.redfish.device import RedfishSession, _basic_authorization
@@ -22,13 +31,22 @@ TARGET = SYSTEM + "/Actions/ComputerSystem.Reset"
 
 
 class FakeResponse:
-    def __init__(self, status, body=None, location=None):
+    """The parts of the library's RestResponse the adapter reads."""
+
+    def __init__(self, status, body=None, location=None, text=None, ctype=None):
         self.status = status
-        self.dict = body or {}
-        self.location = location
+        self.text = json.dumps(body) if text is None and body else (text or "")
+        self.headers = {
+            "Location": location,
+            "Content-Type": ctype or ("application/json" if body else None),
+        }
 
     def getheader(self, name):
-        return self.location if name == "Location" else None
+        return self.headers.get(name)
+
+    @property
+    def dict(self):
+        raise AssertionError("the library's dict logs a non-JSON body whole")
 
 
 class FakeRedfishClient:
@@ -81,6 +99,29 @@ def test_redfish_one_get_of_the_system_serves_state_and_reset_action():
         ("POST", TARGET, "On"),
         ("GET", SYSTEM),
     ]
+
+
+@pytest.mark.parametrize(
+    ("reported", "state"),
+    [
+        ("On", PowerState.ON),
+        ("Off", PowerState.OFF),
+        ("PoweringOn", PowerState.POWERING_ON),
+        ("PoweringOff", PowerState.POWERING_OFF),
+    ],
+)
+def test_redfish_power_states_keep_the_transitions(reported, state):
+    client = FakeRedfishClient()
+    client.power = reported
+    assert RedfishSession(client, SYSTEM, 5).power_state(Deadline(5)) is state
+
+
+@pytest.mark.parametrize("reported", [None, "Paused", "off", 0])
+def test_redfish_unknown_power_state_is_a_device_error(reported):
+    client = FakeRedfishClient()
+    client.power = reported
+    with pytest.raises(DeviceError):
+        RedfishSession(client, SYSTEM, 5).power_state(Deadline(5))
 
 
 def test_redfish_401_on_get_is_an_authentication_error():
@@ -137,3 +178,276 @@ def test_redfish_task_that_ends_otherwise_is_a_device_error(monkeypatch, end):
     client.task = [FakeResponse(202, location=MONITOR), FakeResponse(202), end]
     with pytest.raises(DeviceError):
         RedfishSession(client, SYSTEM, 5).request(PowerTarget.OFF, Deadline(5))
+
+
+# -- errors: host:port and the cause, in one line -------------------------------
+
+WHERE = "10.0.0.9:443"
+
+
+class RetriesExhaustedError(Exception):
+    """Named like the library's: it wraps what requests raised."""
+
+
+class InvalidCredentialsError(Exception):
+    pass
+
+
+class SessionCreationError(Exception):
+    pass
+
+
+def wrapped(cause):
+    """The library's exception over requests' over urllib3's over ``cause``."""
+
+    class MaxRetryError(Exception):
+        def __init__(self, reason):
+            super().__init__("HTTPSConnectionPool(...): Max retries exceeded")
+            self.reason = reason
+
+    try:
+        try:
+            raise MaxRetryError(cause)
+        except MaxRetryError as urllib3_error:
+            raise OSError("requests ConnectionError") from urllib3_error
+    except OSError as requests_error:
+        try:
+            raise RetriesExhaustedError() from requests_error
+        except RetriesExhaustedError as exc:
+            return exc
+
+
+def verify_error():
+    error = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] ...")
+    error.verify_message = "self-signed certificate"
+    return error
+
+
+@pytest.mark.parametrize(
+    ("cause", "kind", "text"),
+    [
+        (
+            ConnectionRefusedError(111, "Connection refused"),
+            DeviceUnreachableError,
+            f"GET /x: cannot reach the BMC at {WHERE}: connection refused",
+        ),
+        (
+            socket.gaierror(-2, "Name or service not known"),
+            DeviceUnreachableError,
+            f"GET /x: cannot resolve the BMC's name in {WHERE} "
+            "(Name or service not known)",
+        ),
+        (
+            verify_error(),
+            DeviceUnreachableError,
+            f"GET /x: TLS verification failed for {WHERE}: self-signed certificate",
+        ),
+        (
+            TimeoutError("The handshake operation timed out"),
+            ActionTimeoutError,
+            f"GET /x: no answer from the BMC at {WHERE} within 3 s",
+        ),
+        (
+            OSError(113, "No route to host"),
+            DeviceUnreachableError,
+            f"GET /x: cannot reach the BMC at {WHERE}: No route to host",
+        ),
+    ],
+)
+def test_redfish_errors_name_host_port_and_the_cause(cause, kind, text):
+    error = device._translate("GET /x", wrapped(cause), WHERE, 3)
+    assert type(error) is kind
+    assert str(error) == text
+
+
+def test_redfish_library_messages_are_not_quoted():
+    page = "Service responded with invalid JSON\n<html>secret page</html>"
+    error = device._translate("GET /x", ValueError(page), WHERE, 3)
+    assert str(error) == f"GET /x: {WHERE}: ValueError"
+    error = device._translate(
+        "login", SessionCreationError("HTTP 400: Failed\n<html>"), WHERE, 3
+    )
+    assert str(error) == f"login: {WHERE}: HTTP 400: Failed"
+    error = device._translate("login", InvalidCredentialsError("HTTP 401"), WHERE, 3)
+    assert isinstance(error, AuthenticationError)
+
+
+class FlakyClient(FakeRedfishClient):
+    """Raises the scripted exceptions first, then answers."""
+
+    def __init__(self, failures):
+        super().__init__()
+        self.failures = list(failures)
+
+    def get(self, path, timeout=None, max_retry=None):
+        assert max_retry == 0, "the library must never sleep and retry"
+        if self.failures:
+            self.calls.append(("GET!", path))
+            raise wrapped(self.failures.pop(0))
+        return super().get(path, timeout, max_retry)
+
+    def post(self, path, body=None, timeout=None, max_retry=None):
+        assert max_retry == 0
+        if self.failures:
+            self.calls.append(("POST!", path))
+            raise wrapped(self.failures.pop(0))
+        return super().post(path, body, timeout, max_retry)
+
+
+def test_redfish_a_dropped_get_is_sent_once_more():
+    client = FlakyClient([ConnectionResetError(104, "reset")])
+    session = RedfishSession(client, SYSTEM, 5)
+    assert session.power_state(Deadline(5)) is PowerState.ON
+    assert client.calls == [("GET!", SYSTEM), ("GET", SYSTEM)]
+
+
+@pytest.mark.parametrize(
+    "cause", [ConnectionRefusedError(111, "refused"), TimeoutError("timed out")]
+)
+def test_redfish_refused_or_timed_out_get_is_not_retried(cause):
+    client = FlakyClient([cause, cause])
+    with pytest.raises((DeviceUnreachableError, ActionTimeoutError)):
+        RedfishSession(client, SYSTEM, 5, where=WHERE).power_state(Deadline(5))
+    assert client.calls == [("GET!", SYSTEM)]
+
+
+def test_redfish_a_reset_is_never_sent_twice():
+    client = FlakyClient([])
+    session = RedfishSession(client, SYSTEM, 5, where=WHERE)
+    session.power_state(Deadline(5))  # learns the Reset action
+    client.failures = [ConnectionResetError(104, "reset")]
+    with pytest.raises(DeviceUnreachableError, match=WHERE):
+        session.request(PowerTarget.OFF, Deadline(5))
+    assert [c for c in client.calls if c[0].startswith("POST")] == [("POST!", TARGET)]
+
+
+# -- the service root: is this a Redfish service at all? ------------------------
+
+ROOT_PATH = "/redfish/v1/"
+HTML = "<html><body><h1>Welcome</h1>" + "x" * 5000 + "</body></html>"
+
+
+class RootClient(FakeRedfishClient):
+    def __init__(self, root):
+        super().__init__()
+        self.root_answer = root
+
+    def get(self, path, timeout=None, max_retry=None):
+        if path == ROOT_PATH:
+            self.calls.append(("GET", path))
+            return self.root_answer
+        return super().get(path, timeout, max_retry)
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (
+            FakeResponse(200, text=HTML, ctype="text/html; charset=utf-8"),
+            "200 (text/html)",
+        ),
+        (FakeResponse(404, text=HTML, ctype="text/html"), "404 (text/html)"),
+        (FakeResponse(200), "200 (no Content-Type)"),
+        (FakeResponse(302, text="", ctype="text/plain"), "302 (text/plain)"),
+        (
+            FakeResponse(200, text="[1, 2]", ctype="application/json"),
+            "200 (application/json)",
+        ),
+    ],
+)
+def test_redfish_a_server_that_is_not_redfish_is_named_so(answer, shown):
+    session = RedfishSession(RootClient(answer), "", 5, where=WHERE)
+    with pytest.raises(DeviceError) as info:
+        device._service_root(session, ROOT_PATH, Deadline(5))
+    message = str(info.value)
+    assert message == (
+        f"{WHERE} is not a Redfish service: GET {ROOT_PATH} answered HTTP {shown}"
+    )
+
+
+def test_redfish_service_root_answers():
+    root = {"RedfishVersion": "1.6.0", "SessionService": {"@odata.id": "/s"}}
+    session = RedfishSession(RootClient(FakeResponse(200, root)), "", 5)
+    assert device._service_root(session, ROOT_PATH, Deadline(5))[1] == root
+    # A protected root (the library's workaround too): basic auth follows.
+    session = RedfishSession(RootClient(FakeResponse(401)), "", 5)
+    assert device._service_root(session, ROOT_PATH, Deadline(5))[1] == {}
+    busy = FakeResponse(503, {"error": {"message": "Service busy"}})
+    session = RedfishSession(RootClient(busy), "", 5)
+    with pytest.raises(DeviceError, match=r"HTTP 503 \(Service busy\)"):
+        device._service_root(session, ROOT_PATH, Deadline(5))
+
+
+# -- open_session: how the library is built and logged in ----------------------
+
+
+class FakeLibrary:
+    """Stands in for the ``redfish`` module: records how the client is built."""
+
+    def __init__(self, client):
+        self.client = client
+        self.kwargs = None
+
+    def redfish_client(self, **kwargs):
+        self.kwargs = kwargs
+        return self.client
+
+
+class SessionClient(RootClient):
+    def __init__(self, root):
+        super().__init__(root)
+        self._session = type("RequestsSession", (), {"trust_env": True})()
+        self.login_url = "/redfish/v1/SessionService/Sessions"
+        self.authorization = None
+
+    def set_authorization_key(self, key):
+        self.authorization = key
+
+    def login(self, auth):
+        self.calls.append(("login", auth, self.login_url, self.root_resp.status))
+
+    def get_session_key(self):
+        return "tok-123456"
+
+
+def opened(monkeypatch, client, *extra):
+    import sys
+
+    from fence_agents._runtime import parse
+    from fence_agents.redfish import RedfishFence
+
+    library = FakeLibrary(client)
+    monkeypatch.setitem(sys.modules, "redfish", library)
+    argv = ["-a", "bmc1", "-u", "8443", "-l", "admin", "-p", "pw", "-o", "status"]
+    opts = parse.resolve(RedfishFence().options, [*argv, *extra], None)
+    session = device.open_session(opts, "pw", Deadline(5))
+    return library, session, opts
+
+
+def test_redfish_client_is_built_without_retries_or_its_own_root_get(monkeypatch):
+    client = SessionClient(FakeResponse(200, {"RedfishVersion": "1.0.0"}))
+    library, session, _ = opened(
+        monkeypatch, client, "--systems-uri", SYSTEM, "--ssl-insecure"
+    )
+    assert library.kwargs["max_retry"] == 0
+    assert library.kwargs["check_connectivity"] is False
+    assert library.kwargs["base_url"] == "https://bmc1:8443"
+    assert library.kwargs["cafile"] is None
+    assert client._session.trust_env is False
+    assert session.where == "bmc1:8443"
+    assert client.authorization.startswith("Basic ")
+    assert client.calls == [("GET", ROOT_PATH)]
+
+
+def test_redfish_session_login_uses_the_roots_sessions_link(monkeypatch):
+    root = {
+        "SessionService": {"@odata.id": "/redfish/v1/SessionService"},
+        "Links": {"Sessions": {"@odata.id": "/redfish/v1/Sessions"}},
+    }
+    client = SessionClient(FakeResponse(200, root))
+    _, _, opts = opened(monkeypatch, client, "--systems-uri", SYSTEM)
+    assert client.calls == [
+        ("GET", ROOT_PATH),
+        ("login", "session", "/redfish/v1/Sessions", 200),
+    ]
+    assert "tok-123456" in opts.secrets

@@ -10,9 +10,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from fence_agents._runtime import driver, options
+from fence_agents._runtime import driver, options, parse
 from fence_agents._runtime.driver import PowerState, PowerTarget
-from fence_agents._runtime.errors import AuthenticationError, DeviceError
+from fence_agents._runtime.errors import (
+    AuthenticationError,
+    DeviceError,
+    UndeclaredOptionError,
+)
 
 
 class FakeDevice:
@@ -268,7 +272,7 @@ def test_list_is_refused_without_touching_the_bmc(world, capsys, action):
     """
     rc, out, err = run(world, capsys, BASE + ["-o", action])
     assert (rc, out) == (1, "")
-    assert f"action '{action}' is not supported" in err
+    assert f"{action!r} is not one of" in err
     assert "opened" not in world
 
 
@@ -314,6 +318,241 @@ def test_metadata(world, capsys):
     assert params["ipaddr"].get("required") == "0"
     assert params["action"].find("content").get("type") == "select"
     assert params["plug"].get("required") == "0"
-    actions = {a.get("name") for a in root.iter("action")}
-    assert actions >= {"off", "reboot", "status", "monitor", "validate-all"}
-    assert not actions & {"list", "list-status"}
+    actions = [a.get("name") for a in root.iter("action")]
+    assert actions == list(options.ACTIONS) == list(FakeAgent(world).actions)
+    assert not set(actions) & {"list", "list-status"}
+    # No default action: without one the agent refuses (see the stdin test).
+    assert params["action"].find("content").get("default") is None
+    choices = [o.get("value") for o in params["action"].iter("option")]
+    assert choices == actions
+
+
+# -- the declaration is the single truth ---------------------------------------
+
+
+class TokenAgent(FakeAgent):
+    """An agent whose declaration requires an option the runtime never names."""
+
+    options = (*FakeAgent.options, options.Option("token", required=True))
+
+
+def test_required_is_what_the_declaration_says(world, capsys):
+    agent = TokenAgent(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=BASE + ["-o", "status"])
+    assert info.value.code == 1
+    assert "token is required (--token or token= on stdin)" in capsys.readouterr().err
+    assert "opened" not in world
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=[*BASE, "--token", "t", "-o", "status"])
+    assert info.value.code == 0
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_ip_is_required_by_its_declaration(world, capsys, value):
+    stdin = ["action=status", "username=a", "password=b"]
+    if value is not None:
+        stdin.append(f"ip={value}")
+    rc, out, err = run(world, capsys, stdin=stdin)
+    assert (rc, out) == (1, "")
+    assert "ip is required (-a, --ip or ip= on stdin)" in err
+    assert "opened" not in world
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["-o", "metadata"], ["-o", "manpage"], ["-h"], ["--help"], ["-V"]],
+)
+def test_describing_needs_no_required_option(world, capsys, argv):
+    rc, out, err = run(world, capsys, argv)
+    assert rc == 0, err
+    assert out
+    assert "opened" not in world
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version_prints_the_agent_and_hakits_version(world, capsys, flag):
+    from ha_common import __version__
+
+    assert run(world, capsys, [flag]) == (0, f"fence_fake {__version__}\n", "")
+
+
+def test_switches_are_argv_only(world, capsys):
+    """version=1 among a stonith resource's parameters must not fence nothing."""
+    stdin = ["action=status", "ip=10.0.0.1", "version=1", "help=1"]
+    rc, out, err = run(world, capsys, stdin=stdin)
+    assert (rc, out) == (0, "Status: ON\n")
+    assert "ignoring unknown key 'version'" in err
+
+
+def test_manpage_lists_every_option_and_switch(world, capsys):
+    rc, out, _ = run(world, capsys, ["-o", "manpage"])
+    assert rc == 0
+    for opt in FakeAgent.options:
+        assert opt.long in out
+    assert "-V, --version" in out
+    assert "-a, --ip  IP address or hostname of fencing device (required)" in out
+
+
+def test_an_empty_value_takes_the_default(world, capsys):
+    stdin = ["action=status", "ip=10.0.0.1", "power_timeout=", "shell_timeout="]
+    rc, out, err = run(world, capsys, stdin=stdin)
+    assert (rc, out) == (0, "Status: ON\n"), err
+
+
+def test_an_unusable_secret_is_not_quoted(world, capsys):
+    rc, _, err = run(world, capsys, [*BASE, "-p", "pw\x01tail", "-o", "status"])
+    assert rc == 1
+    assert "password: not a valid string" in err
+    assert "tail" not in err
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda o: o.text("power_timout"),
+        lambda o: o.number("power_timout"),
+        lambda o: o.flag("verbos"),
+        lambda o: o["ipadr"],
+    ],
+)
+def test_reading_an_undeclared_option_raises(read):
+    opts = parse.resolve(FakeAgent.options, [*BASE, "-o", "status"], None)
+    with pytest.raises(UndeclaredOptionError):
+        read(opts)
+
+
+def test_reading_an_integer_without_a_value_raises():
+    opts = parse.resolve(FakeAgent.options, [*BASE, "-o", "status"], None)
+    with pytest.raises(TypeError):
+        opts.number("password_script")
+
+
+def test_a_misspelled_read_is_an_internal_error_not_zero(world, capsys):
+    """A typo'd timeout must not read as 0 s: the action fails, rc 1."""
+
+    class Typo(FakeAgent):
+        def open(self, opts, password, deadline):
+            opts.number("login_timout")
+            return super().open(opts, password, deadline)
+
+    with pytest.raises(SystemExit) as info:
+        driver.main(Typo(world), argv=[*BASE, "-o", "off"])
+    out, err = capsys.readouterr()
+    assert (info.value.code, out) == (1, "")
+    assert "internal error: UndeclaredOptionError" in err
+    assert world["requests"] == []
+
+
+# -- transitions (Redfish PoweringOn/PoweringOff) ------------------------------
+
+ON, OFF = PowerState.ON, PowerState.OFF
+UP, DOWN = PowerState.POWERING_ON, PowerState.POWERING_OFF
+
+
+class ScriptedDevice(FakeDevice):
+    """Reads the scripted states in turn (the last one repeats)."""
+
+    def power_state(self, deadline):
+        self.world["reads"] += 1
+        script = self.world["script"]
+        return script.pop(0) if len(script) > 1 else script[0]
+
+    def request(self, target, deadline):
+        self.world["requests"].append(target)
+
+
+def scripted(world, capsys, states, argv):
+    world["script"] = list(states)
+    agent = FakeAgent(world)
+    agent.open = lambda opts, password, deadline: ScriptedDevice(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=[*BASE, "--power-timeout", "1", *argv])
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+@pytest.mark.parametrize("states", [[DOWN, UP], [UP], [DOWN], [ON, DOWN, UP, UP]])
+def test_off_is_confirmed_only_by_off(world, capsys, states):
+    """PoweringOn after an off is the node coming back: never a success."""
+    rc, out, err = scripted(world, capsys, states, ["-o", "off"])
+    assert (rc, out) == (1, "")
+    assert f"still reports {states[-1].value}" in err
+
+
+def test_off_read_back_after_powering_off(world, capsys):
+    rc, out, _ = scripted(world, capsys, [ON, DOWN, OFF], ["-o", "off"])
+    assert (rc, out) == (0, "Success: Powered OFF\n")
+
+
+@pytest.mark.parametrize(
+    ("states", "rc"), [([UP, UP, ON], 0), ([UP], 1), ([DOWN, UP], 1)]
+)
+def test_on_is_confirmed_only_by_on(world, capsys, states, rc):
+    assert scripted(world, capsys, states, ["-o", "on"])[0] == rc
+
+
+@pytest.mark.parametrize("state", [UP, DOWN])
+def test_status_of_a_transition_is_on(world, capsys, state):
+    """Exit 2 says the node is off; one powering on or off may still run."""
+    assert scripted(world, capsys, [state], ["-o", "status"])[:2] == (
+        0,
+        "Status: ON\n",
+    )
+
+
+@pytest.mark.parametrize(
+    "states", [[ON, OFF, UP, ON], [ON, DOWN, UP, ON], [ON, UP, UP, ON]]
+)
+def test_cycle_takes_powering_on_as_its_second_half(world, capsys, states):
+    rc, out, _ = scripted(world, capsys, states, ["-o", "reboot", "-m", "cycle"])
+    assert (rc, out) == (0, "Success: Rebooted\n")
+    assert world["requests"] == [PowerTarget.CYCLE]
+
+
+@pytest.mark.parametrize("states", [[ON, UP], [ON, DOWN], [ON]])
+def test_cycle_still_needs_on_at_the_end(world, capsys, states):
+    rc, out, _ = scripted(world, capsys, states, ["-o", "reboot", "-m", "cycle"])
+    assert (rc, out) == (1, "")
+
+
+# -- secrets: never in text, and the mask damages no other word ----------------
+
+
+class EchoingAgent(FakeAgent):
+    """Its device's error text echoes the password, as a library might."""
+
+    name = "fence_hakit_fake"
+
+    def open(self, opts, password, deadline):
+        raise AuthenticationError(
+            f"{self.name}: BMC refused user admin (password {password})"
+        )
+
+
+def test_password_fence_masks_the_password_and_not_the_agent_name(
+    world, capsys, tmp_path
+):
+    """Issue #11: with password 'fence' the agent's name read '******_hakit_...'."""
+    debug_file = tmp_path / "debug.log"
+    argv = ["-a", "10.0.0.1", "-l", "admin", "-p", "fence", "-o", "status"]
+    with pytest.raises(SystemExit) as info:
+        driver.main(EchoingAgent(world), argv=[*argv, "-D", str(debug_file)])
+    out, err = capsys.readouterr()
+    assert (info.value.code, out) == (1, "")
+    assert err == (
+        "Failed: fence_hakit_fake: BMC refused user admin (password ******)\n"
+    )
+    logged = debug_file.read_text()
+    assert "fence_hakit_fake: BMC refused user admin (password ******)" in logged
+    assert " fence)" not in logged
+
+
+def test_a_failure_is_one_line(world, capsys):
+    class Multiline(FakeAgent):
+        def open(self, opts, password, deadline):
+            raise DeviceError("login failed:\n  <html>\n  <body>x</body>")
+
+    with pytest.raises(SystemExit):
+        driver.main(Multiline(world), argv=[*BASE, "-o", "status"])
+    assert capsys.readouterr().err == ("Failed: login failed: <html> <body>x</body>\n")
