@@ -539,7 +539,7 @@ class _Reader:
                 self.error(path, f"not a network like 192.168.77.0/24: {exc}")
         cipher = table.text("crypto_cipher", one_of(*CIPHERS))
         digest = table.text("crypto_hash", one_of(*HASHES))
-        if cipher not in (None, "none") and digest == "none":
+        if (cipher or defaults.crypto_cipher) != "none" and digest == "none":
             table.error("crypto_hash", "an encrypted link needs a hash too")
         return CorosyncSpec(
             failover=table.text("failover", one_of(*FAILOVER)) or defaults.failover,
