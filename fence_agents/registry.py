@@ -20,6 +20,14 @@ AGENTS: dict[str, tuple[str, str]] = {
 }
 
 
+#: The Python libraries each agent imports when it acts (for install-time
+#: checks; the packages declare them as dependencies).
+LIBRARIES: dict[str, tuple[str, ...]] = {
+    "fence_hakit_ipmi": ("pyghmi", "cryptography"),
+    "fence_hakit_redfish": ("redfish",),
+}
+
+
 def names() -> tuple[str, ...]:
     """Every fence agent hakit ships, sorted."""
     return tuple(sorted(AGENTS))

@@ -257,7 +257,44 @@ def main() -> int:
         print(f"library in {under(libdir)} (added to sys.path by the launchers)")
     else:
         print(f"library in {under(libdir)}")
+    if destdir == "/":
+        for line in missing_libraries(args.python, extra_path, fences):
+            print(f"warning: {line}")
     return 0
+
+
+def missing_libraries(
+    python: str, extra_path: str | None, fences: list[str]
+) -> list[str]:
+    """What ``python`` cannot import of what the installed commands need.
+
+    The install itself succeeds; an installer learns now, not at the first
+    fencing, that a library is missing and which package brings it.
+    """
+    from fence_agents import registry as fence_registry  # noqa: PLC0415
+    from ha_common import modules  # noqa: PLC0415
+
+    needs = {"OCF agents": ("psutil",), "hakit-cib": ("click", "lxml")}
+    needs.update({f: fence_registry.LIBRARIES.get(f, ()) for f in fences})
+    wanted = sorted({m for mods in needs.values() for m in mods})
+    code = (
+        "import importlib.util, sys; "
+        + (f"sys.path.insert(0, {extra_path!r}); " if extra_path else "")
+        + f"print(' '.join(m for m in {wanted!r} if importlib.util.find_spec(m) is None))"
+    )
+    done = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    absent = set(done.stdout.split())
+    lines = []
+    for command, mods in needs.items():
+        for module in (m for m in mods if m in absent):
+            todo = modules.advice(module)
+            lines.append(
+                f"{command}: {python} cannot import {module}"
+                + (f": {todo}" if todo else "")
+            )
+    return lines
 
 
 if __name__ == "__main__":

@@ -381,6 +381,14 @@ def main(
         print(f"Failed: {message}", file=sys.stderr)
         lazylog.shutdown()
         sys.exit(EXIT_FAIL)
+    except ModuleNotFoundError as exc:
+        from ha_common import modules  # noqa: PLC0415
+
+        message = modules.describe(exc)
+        log.error("%s", message, extra={"exit_reason": True})
+        print(f"Failed: {message}", file=sys.stderr)
+        lazylog.shutdown()
+        sys.exit(EXIT_FAIL)
     except Exception as exc:  # noqa: BLE001 - never a traceback for a fence agent
         log.debug("internal error", exc_info=True)
         print(f"Failed: internal error: {type(exc).__name__}", file=sys.stderr)

@@ -44,6 +44,17 @@ class NotInstalledError(AgentError):
     rc = OcfRc.ERR_INSTALLED
 
 
+class MissingLibraryError(AgentError):
+    """A Python library the agent needs is not installed (rc 5).
+
+    Unlike :class:`NotInstalledError` it is never turned into "not running" on
+    a probe nor into success on a stop: without its library the agent cannot
+    tell whether the service runs.
+    """
+
+    rc = OcfRc.ERR_INSTALLED
+
+
 class PermissionDeniedError(AgentError):
     """Privileges are missing (OCF_ERR_PERM)."""
 

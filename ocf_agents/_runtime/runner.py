@@ -17,6 +17,7 @@ from ocf_agents._runtime.errors import (
     AgentError,
     ConfigError,
     HostSetupError,
+    MissingLibraryError,
     NotInstalledError,
     UnimplementedError,
 )
@@ -74,6 +75,15 @@ def _load(
 
 
 def _call(spec: AgentSpec, action: str, environ: Mapping[str, str]) -> OcfRc:
+    try:
+        return _call_handler(spec, action, environ)
+    except ModuleNotFoundError as exc:
+        from ha_common import modules  # noqa: PLC0415
+
+        raise MissingLibraryError(modules.describe(exc)) from None
+
+
+def _call_handler(spec: AgentSpec, action: str, environ: Mapping[str, str]) -> OcfRc:
     cfg, degraded = _load(spec, action, environ)
     ctx = context.build(spec, action, environ, degraded=degraded)
     handler = _handler(_handlers(spec), action)

@@ -318,14 +318,28 @@ class NamespacedNode(Cluster):
         (root / "run/corosync.pid").unlink(missing_ok=True)
 
 
+#: The lab as a hakit topology: nodes, their link addresses, corosync settings.
+LAB_TOPOLOGY = Path(__file__).resolve().parent / "lab-3-controllers.toml"
+
+
 class MultiCluster:
     """A Corosync + Pacemaker cluster of namespaced nodes on one host.
 
+    By default the nodes, their addresses (one per link, each link its own
+    bridge) and corosync.conf come from the lab topology, through hakit-cib's
+    own generator (:mod:`cib_builder.corosync`): the lab runs the file hakit
+    writes for a real cluster, crypto and redundant links included.
+
     Args:
         workdir: Directory for the shared corosync.conf and per-node dirs.
-        nodes: Node names (also hostnames); node *i* gets ``SUBNET.(11+i)``.
-        subnet: First three octets of the private /24.
-        token_ms: Corosync totem token timeout in milliseconds.
+        nodes: Node names (also hostnames); node *i* gets ``SUBNET.(11+i)``
+            (only without a topology).
+        subnet: First three octets of the private /24 (only without a
+            topology).
+        token_ms: Corosync totem token timeout in milliseconds (overrides the
+            topology's failover setting).
+        topology: The topology file; None for the plain one-link, no-crypto
+            configuration of :meth:`corosync_conf_text`.
     """
 
     def __init__(
@@ -334,6 +348,7 @@ class MultiCluster:
         nodes: Sequence[str] = ("ctl1", "ctl2", "ctl3"),
         subnet: str = "192.168.77",
         token_ms: int = 1000,
+        topology: Path | None = LAB_TOPOLOGY,
     ) -> None:
         self.workdir = Path(workdir)
         self.id = secrets.token_hex(3)
@@ -342,7 +357,13 @@ class MultiCluster:
         self.conf = self.workdir / "corosync.conf"
         self.init_script = self.workdir / "node-init.sh"
         self.state_file = STATE_DIR / f"{self.id}.json"
-        self.addresses = {n: f"{subnet}.{11 + i}" for i, n in enumerate(nodes)}
+        self.model = _corosync_model(topology, token_ms) if topology else None
+        if self.model is not None:
+            nodes = [node.name for node in self.model.nodes]
+            self.links = {n.name: n.addresses for n in self.model.nodes}
+        else:
+            self.links = {n: (f"{subnet}.{11 + i}",) for i, n in enumerate(nodes)}
+        self.addresses = {n: links[0] for n, links in self.links.items()}
         self.netns = {n: f"hk-{n}-{self.id}" for n in nodes}
         self.nodes: dict[str, NamespacedNode] = {
             n: NamespacedNode(
@@ -383,7 +404,11 @@ class MultiCluster:
         return self.nodes[name].run(argv, check=check, timeout=timeout, input=input)
 
     def corosync_conf_text(self) -> str:
-        """Return the shared corosync.conf (knet, no crypto, votequorum)."""
+        """Return the shared corosync.conf: hakit's, or a plain one-link file."""
+        if self.model is not None:
+            from cib_builder import corosync  # noqa: PLC0415
+
+            return corosync.render(self.model)
         lines = [
             "totem {",
             "    version: 2",
@@ -511,6 +536,7 @@ class MultiCluster:
 
     def _prepare_dirs(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        authkey = secrets.token_bytes(256)
         self.conf.write_text(self.corosync_conf_text())
         self.init_script.write_text(NODE_INIT)
         for node in self.nodes.values():
@@ -526,24 +552,40 @@ class MultiCluster:
                 os.chmod(path, mode)
                 shutil.chown(path, "hacluster", "haclient")
             shutil.copy(self.conf, node.workdir / "etc-corosync" / "corosync.conf")
+            if self.model is not None and self.model.crypto_cipher != "none":
+                # One key for every node, private to root, as corosync-keygen
+                # writes it (the topology only names the file).
+                key = node.workdir / "etc-corosync" / Path(self.model.keyfile).name
+                key.write_bytes(authkey)
+                os.chmod(key, 0o400)
             _prepare_mysql_dirs(node.workdir)
             node._seed_cib()
 
     def _setup_network(self) -> None:
+        """One bridge per link in the hub; node link *k* is its ``eth<k>``."""
         _ip("netns", "add", self.hub)
-        _ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
-        _ip("-n", self.hub, "link", "set", "br0", "up")
+        for name in self.netns.values():
+            _ip("netns", "add", name)
         for name, ns in self.netns.items():
-            peer = f"p-{name}"[:15]
-            _ip("netns", "add", ns)
-            _ip(
-                "link", "add", "eth0", "netns", ns, "type", "veth",
-                "peer", "name", peer, "netns", self.hub,
-            )  # fmt: skip
-            _ip("-n", self.hub, "link", "set", peer, "master", "br0", "up")
             _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "addr", "add", f"{self.addresses[name]}/24", "dev", "eth0")
-            _ip("-n", ns, "link", "set", "eth0", "up")
+            for link, address in enumerate(self.links[name]):
+                bridge = f"br{link}"
+                if name == self.names[0]:
+                    _ip("-n", self.hub, "link", "add", bridge, "type", "bridge")
+                    _ip("-n", self.hub, "link", "set", bridge, "up")
+                peer = f"l{link}-{name}"[:15]
+                _ip(
+                    "link", "add", f"eth{link}", "netns", ns, "type", "veth",
+                    "peer", "name", peer, "netns", self.hub,
+                )  # fmt: skip
+                _ip("-n", self.hub, "link", "set", peer, "master", bridge, "up")
+                _ip("-n", ns, "addr", "add", f"{address}/24", "dev", f"eth{link}")
+                _ip("-n", ns, "link", "set", f"eth{link}", "up")
+
+    def set_link(self, node: str, link: int, up: bool) -> None:
+        """Cut (``up=False``) or restore link *link* of *node* (its ``eth<link>``)."""
+        state = "up" if up else "down"
+        _ip("-n", self.netns[node], "link", "set", f"eth{link}", state)
 
     def _start_anchor(self, name: str, timeout: float = 10) -> None:
         node = self.nodes[name]
@@ -677,3 +719,18 @@ class MultiCluster:
         self.timings["stop"] = time.monotonic() - t0
         if errors:
             raise ClusterError("; ".join(errors))
+
+
+def _corosync_model(topology: Path, token_ms: int):  # noqa: ANN202 - lazy import
+    """hakit's corosync model of *topology*, with the lab's token."""
+    import dataclasses  # noqa: PLC0415
+
+    from cib_builder import corosync  # noqa: PLC0415
+    from cib_builder import topology as topo  # noqa: PLC0415
+
+    model = corosync.build(topo.load(topology))
+    return dataclasses.replace(
+        model,
+        token=token_ms,
+        consensus=corosync.consensus_for(token_ms, len(model.nodes)),
+    )

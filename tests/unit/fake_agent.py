@@ -28,8 +28,15 @@ def _behaviour() -> str:
     return os.environ.get("FAKE_BEHAVIOUR", "")
 
 
+def _library() -> None:
+    """Import what the behaviour says is missing (as an adapter's import would)."""
+    if _behaviour() == "no-library":
+        raise ModuleNotFoundError("No module named 'psutil'", name="psutil")
+
+
 def start(cfg, ctx):
     """Pretend to start."""
+    _library()
     if _behaviour() == "crash":
         raise RuntimeError("password is " + cfg.get_str("password"))
     if _behaviour() == "fail":
@@ -44,6 +51,7 @@ def start(cfg, ctx):
 
 def monitor(cfg, ctx):
     """Pretend to check."""
+    _library()
     if _behaviour() == "host":
         raise HostSetupError("the state directory is missing")
     return OcfRc.NOT_RUNNING
@@ -51,4 +59,5 @@ def monitor(cfg, ctx):
 
 def stop(cfg, ctx):
     """Report how stop was called through the return code."""
+    _library()
     return OcfRc.ERR_GENERIC if ctx.degraded else OcfRc.SUCCESS

@@ -168,3 +168,21 @@ def test_secret_across_the_cut_is_masked_not_halved(capsys, monkeypatch):
     (line,) = reasons(err)
     assert "(cut:" in line
     assert "horse" not in err and "correct" not in err
+
+
+@pytest.mark.parametrize(
+    ("action", "interval"),
+    [("start", "0"), ("monitor", "0"), ("monitor", "15000"), ("stop", "0")],
+)
+def test_a_missing_library_is_err_installed_naming_the_package(
+    monkeypatch, capsys, action, interval
+):
+    # Never "not running" (a probe) nor a stop that succeeds: without its
+    # library the agent cannot tell whether the service runs.
+    monkeypatch.setenv("FAKE_BEHAVIOUR", "no-library")
+    environ = {**BASE, "OCF_RESKEY_CRM_meta_interval": interval}
+    rc, _, err = run(action, environ, capsys)
+    assert rc == OcfRc.ERR_INSTALLED
+    assert reasons(err) == [
+        "ocf-exit-reason:the Python module psutil is missing: install python3-psutil"
+    ]

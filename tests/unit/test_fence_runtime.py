@@ -70,6 +70,9 @@ class FakeAgent(driver.FenceAgent):
         self.world = world
 
     def open(self, opts, password, deadline):
+        if self.world.get("no_library"):
+            # What the adapter's lazy import raises without python3-redfish.
+            raise ModuleNotFoundError("No module named 'redfish'", name="redfish")
         self.world["opened"] = True
         self.world["password"] = password
         if self.world.get("bad_password"):
@@ -556,3 +559,13 @@ def test_a_failure_is_one_line(world, capsys):
     with pytest.raises(SystemExit):
         driver.main(Multiline(world), argv=[*BASE, "-o", "status"])
     assert capsys.readouterr().err == ("Failed: login failed: <html> <body>x</body>\n")
+
+
+def test_a_missing_library_is_one_line_naming_the_package(world, capsys):
+    world["no_library"] = True
+    rc, out, err = run(world, capsys, BASE + ["-o", "status"])
+    assert (rc, out) == (1, "")
+    assert err.strip().splitlines() == [
+        "Failed: the Python module redfish is missing: install python3-redfish "
+        "(Debian 12 has none: hakit's make deb builds it)"
+    ]

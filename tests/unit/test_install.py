@@ -266,3 +266,20 @@ def test_restore_of_nothing_removes_created_directories(tmp_path: Path) -> None:
 def test_snapshot_refuses_relative_paths() -> None:
     with pytest.raises(ValueError, match="absolute"):
         Snapshot(["usr/sbin/fence_hakit_ipmi"])
+
+
+def test_install_says_which_library_the_python_lacks(monkeypatch) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "packaging"))
+    import install  # noqa: PLC0415
+
+    from fence_agents import registry  # noqa: PLC0415
+    from ha_common import modules  # noqa: PLC0415
+
+    wanted = ("redfish", "no_such_hakit_mod")  # the first is in the venv
+    monkeypatch.setitem(registry.LIBRARIES, "fence_hakit_redfish", wanted)
+    monkeypatch.setitem(modules.PROVIDERS, "no_such_hakit_mod", "python3-nosuch")
+    lines = install.missing_libraries(sys.executable, None, ["fence_hakit_redfish"])
+    assert lines == [
+        f"fence_hakit_redfish: {sys.executable} cannot import no_such_hakit_mod: "
+        "install python3-nosuch"
+    ]
