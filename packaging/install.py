@@ -280,7 +280,7 @@ def missing_libraries(
     code = (
         "import importlib.util, sys; "
         + (f"sys.path.insert(0, {extra_path!r}); " if extra_path else "")
-        + f"print(' '.join(m for m in {wanted!r} if importlib.util.find_spec(m) is None))"
+        + f"print(*[m for m in {wanted!r} if importlib.util.find_spec(m) is None])"
     )
     done = subprocess.run(
         [python, "-c", code], capture_output=True, text=True, check=False, timeout=60
