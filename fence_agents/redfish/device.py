@@ -96,6 +96,40 @@ def _root_cause(exc: BaseException) -> BaseException:
         current = following
 
 
+class _TransportError(BaseException):
+    """A failed HTTP exchange, carried straight through the library.
+
+    The DMTF library wraps each request in ``except Exception``, then sleeps
+    1 s and retries; 3.3.x (Debian 12's) then returns None and drops the
+    cause.  Raised as a ``BaseException`` by :func:`_pass_failures_through`,
+    the failure reaches this adapter at once and with its cause, whatever the
+    library's version.
+    """
+
+    def __init__(self, cause: Exception) -> None:
+        """Keep ``cause``, the exception requests raised."""
+        super().__init__(cause)
+        self.cause = cause
+
+
+def _pass_failures_through(session: Any) -> None:
+    """Make the requests ``session`` raise :class:`_TransportError` on failure."""
+    original = session.request
+
+    def request(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except Exception as exc:
+            raise _TransportError(exc) from exc
+
+    session.request = request
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The exception to translate: a transport failure's cause, or ``exc``."""
+    return exc.cause if isinstance(exc, _TransportError) else exc
+
+
 def _dropped(exc: BaseException) -> bool:
     """Tell whether the connection broke after it was made (worth one retry)."""
     return isinstance(
@@ -217,11 +251,12 @@ class RedfishSession:
                         path, body=body, timeout=timeout, max_retry=0
                     )
                 return self.client.get(path, timeout=timeout, max_retry=0)
-            except Exception as exc:  # noqa: BLE001 - translated, never leaks
-                if method == "GET" and attempt == 1 and _dropped(exc):
+            except (Exception, _TransportError) as exc:  # noqa: BLE001 - translated
+                cause = _unwrap(exc)
+                if method == "GET" and attempt == 1 and _dropped(cause):
                     log.debug("%s: the connection broke; once more", what)
                     continue
-                raise _translate(what, exc, self.where, timeout) from None
+                raise _translate(what, cause, self.where, timeout) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _get(self, path: str, deadline: Deadline) -> dict[str, Any]:
@@ -324,10 +359,11 @@ class RedfishSession:
         """Log out (ends the session when session auth was used)."""
         try:
             self.client.logout()
-        except Exception as exc:  # noqa: BLE001 - the action's result stands
+        except (Exception, _TransportError) as exc:  # noqa: BLE001 - result stands
             # The session stays open until the BMC times it out, and BMCs
             # have few session slots.
-            log.warning("%s", _translate("logout", exc, self.where, self.timeout))
+            problem = _translate("logout", _unwrap(exc), self.where, self.timeout)
+            log.warning("%s", problem)
 
 
 def _body(resp: Any) -> dict[str, Any] | None:
@@ -486,8 +522,10 @@ def _login(
         client.login_url = sessions["@odata.id"]
     try:
         client.login(auth="session")
-    except Exception as exc:  # noqa: BLE001 - translated, never leaks
-        raise _translate("login", exc, session.where, session.timeout) from None
+    except (Exception, _TransportError) as exc:  # noqa: BLE001 - translated
+        raise _translate(
+            "login", _unwrap(exc), session.where, session.timeout
+        ) from None
     opts.add_secret(str(client.get_session_key() or ""))
 
 
@@ -536,12 +574,18 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSes
             default_prefix=prefix,
             cafile=cafile,
             timeout=timeout,
-            max_retry=0,
+            # Each request asks for no retry (max_retry=0); the client's own
+            # value must be 1 because 3.3.x compares its attempt count with
+            # it after a success and would call a first-time success
+            # "RetriesExhaustedError".  Failures never reach its retry loop
+            # (_pass_failures_through).
+            max_retry=1,
             check_connectivity=False,
         )
     except Exception as exc:  # noqa: BLE001 - translated, never leaks
         raise _translate("connect", exc, where, timeout) from None
     client._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override
+    _pass_failures_through(client._session)
     session = RedfishSession(
         client, "", timeout, opts.number("power_timeout"), where=where
     )

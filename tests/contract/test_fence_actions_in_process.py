@@ -92,8 +92,9 @@ class FakeRedfishClient:
     states = ["On"]
 
     def __init__(self, **kwargs):
-        assert kwargs["max_retry"] == 0
-        self._session = types.SimpleNamespace(trust_env=True)
+        # 1: see fence_agents.redfish.device.open_session (3.3.x's check).
+        assert kwargs["max_retry"] == 1
+        self._session = types.SimpleNamespace(trust_env=True, request=None)
 
     def get(self, path, timeout=None, max_retry=None):
         if path == "/redfish/v1/":

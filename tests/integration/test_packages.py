@@ -25,6 +25,7 @@ from fence_agents import registry as fence_registry
 from ocf_agents._runtime import registry
 from tests.integration.test_ocf_tester import ocf_tester
 from tests.lab import agents
+from tests.lab.ports import free_port
 from tests.unavailable import unavailable
 
 pytestmark = [pytest.mark.packages, pytest.mark.slow]
@@ -180,6 +181,18 @@ def test_fence_redfish_status_from_the_packages(system, redfish_emulator):
     # Debian 12 has no python3-redfish: the set brings it (DMTF 3.3.x).
     rc, out, err, _ = agents.run_redfish_fence(redfish_emulator, "status")
     assert (rc, out) == (0, "Status: ON"), err
+
+
+def test_fence_redfish_fails_at_once_on_a_closed_port(system):
+    # With the packaged library (3.3.x): no retries, no sleep, the cause named.
+    port = free_port()
+    options = {"action": "status", "ip": "127.0.0.1", "ipport": port,
+               "username": "admin", "password": "x", "ssl_insecure": 1}  # fmt: skip
+    rc, out, err, seconds = agents.run_fence("/usr/sbin/fence_hakit_redfish", options)
+    assert (rc, out) == (1, "")
+    assert f"127.0.0.1:{port}" in err and "refused" in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert seconds < 1.0
 
 
 def test_fence_ipmi_status_from_the_packages(system, ipmi_sim):

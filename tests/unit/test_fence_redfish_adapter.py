@@ -396,7 +396,9 @@ class FakeLibrary:
 class SessionClient(RootClient):
     def __init__(self, root):
         super().__init__(root)
-        self._session = type("RequestsSession", (), {"trust_env": True})()
+        self._session = type(
+            "RequestsSession", (), {"trust_env": True, "request": None}
+        )()
         self.login_url = "/redfish/v1/SessionService/Sessions"
         self.authorization = None
 
@@ -429,7 +431,9 @@ def test_redfish_client_is_built_without_retries_or_its_own_root_get(monkeypatch
     library, session, _ = opened(
         monkeypatch, client, "--systems-uri", SYSTEM, "--ssl-insecure"
     )
-    assert library.kwargs["max_retry"] == 0
+    # 1, never retried: each request asks for max_retry=0, and failures pass
+    # the library's loop (_pass_failures_through); 3.3.x needs 1 here.
+    assert library.kwargs["max_retry"] == 1
     assert library.kwargs["check_connectivity"] is False
     assert library.kwargs["base_url"] == "https://bmc1:8443"
     assert library.kwargs["cafile"] is None
@@ -451,3 +455,24 @@ def test_redfish_session_login_uses_the_roots_sessions_link(monkeypatch):
         ("login", "session", "/redfish/v1/Sessions", 200),
     ]
     assert "tok-123456" in opts.secrets
+
+
+def test_a_failed_exchange_passes_the_librarys_retry_loop_with_its_cause():
+    """3.3.x's loop would sleep 1 s, then return None and drop the cause."""
+    from fence_agents.redfish import device
+
+    class Session:
+        def request(self, *args, **kwargs):
+            raise ConnectionRefusedError(111, "Connection refused")
+
+    session = Session()
+    device._pass_failures_through(session)
+    attempts = 0
+    with pytest.raises(device._TransportError) as info:
+        try:
+            attempts += 1
+            session.request("GET", "https://bmc/redfish/v1/")
+        except Exception:  # what the library's loop catches
+            pytest.fail("the failure was caught as an Exception")
+    assert attempts == 1
+    assert isinstance(info.value.cause, ConnectionRefusedError)
