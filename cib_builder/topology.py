@@ -49,6 +49,8 @@ The format::
     crypto_hash = "sha256"    # sha256 (default), sha384, sha512, sha1, md5, none
     keyfile = "/etc/corosync/authkey"   # the key itself is never here
     last_man_standing = false
+    wait_for_all = true       # after a loss of quorum, resume only once every
+                              # node has been seen; false: with a majority
     logfile = "/var/log/corosync/corosync.log"
 
     [services]                # every service is optional
@@ -137,6 +139,7 @@ _COROSYNC_KEYS = (
     "crypto_hash",
     "keyfile",
     "last_man_standing",
+    "wait_for_all",
     "logfile",
 )
 #: failover profiles of cib_builder.corosync (the token each one means is there).
@@ -238,6 +241,7 @@ class CorosyncSpec:
     crypto_hash: str = "sha256"
     keyfile: str = "/etc/corosync/authkey"
     last_man_standing: bool = False
+    wait_for_all: bool = True
     logfile: str = "/var/log/corosync/corosync.log"
 
 
@@ -549,6 +553,7 @@ class _Reader:
             crypto_hash=digest or defaults.crypto_hash,
             keyfile=table.text("keyfile", kinds.to_path) or defaults.keyfile,
             last_man_standing=table.boolean("last_man_standing", False),
+            wait_for_all=table.boolean("wait_for_all", True),
             logfile=table.text("logfile", kinds.to_path) or defaults.logfile,
         )
 

@@ -100,9 +100,11 @@ def test_failover_quorum_loss_and_rejoin(pcmk_three: MultiCluster) -> None:
         print(f"quorum loss -> stopped: {time.monotonic() - t0:.1f}s")
     finally:
         # 3. Bring the killed nodes back (also on failure: the fixture is shared).
-        for name in killed:
-            took = mc.restart_node(name)
-            print(f"restart {name}: settled after {took:.1f}s")
+        # Together: with wait_for_all a restarted node is quorate only once
+        # it has seen every node.
+        if killed:
+            took = mc.restart_nodes(killed)
+            print(f"restart {killed}: settled after {took:.1f}s")
         mc.node(first).delete_resource(RSC)
     assert mc.settled()
     for name in mc.names:

@@ -670,19 +670,34 @@ class MultiCluster:
 
         Returns the seconds from corosync start until all live nodes settled.
         """
-        node = self.nodes[name]
-        if node._corosync is not None:
-            raise ClusterError(f"{name} is running; kill_node() it first")
-        node.wipe_runtime()
+        return self.restart_nodes([name], timeout)
+
+    def restart_nodes(self, names: Sequence[str], timeout: float = 30) -> float:
+        """Start several killed nodes together, wait until all live ones settle.
+
+        With ``wait_for_all`` (hakit's corosync.conf), a node that starts
+        becomes quorate only once it has seen every node: after a loss of
+        quorum the killed nodes must come back together, as after an outage.
+        """
+        for name in names:
+            if self.nodes[name]._corosync is not None:
+                raise ClusterError(f"{name} is running; kill_node() it first")
         t0 = time.monotonic()
-        node.start_corosync()
-        self.wait_until(lambda: self.quorate(name), timeout, f"{name} quorate")
-        node.start_pacemakerd()
+        for name in names:
+            self.nodes[name].wipe_runtime()
+            self.nodes[name].start_corosync()
+        self.wait_until(
+            lambda: all(self.quorate(n) for n in names), timeout, f"{names} quorate"
+        )
+        for name in names:
+            self.nodes[name].start_pacemakerd()
         live = self.live_nodes()
         self.wait_until(
-            lambda: self.settled(live), timeout, f"{name} back, {live} settled"
+            lambda: self.settled(live), timeout, f"{names} back, {live} settled"
         )
-        self.timings[f"restart_{name}"] = took = time.monotonic() - t0
+        took = time.monotonic() - t0
+        for name in names:
+            self.timings[f"restart_{name}"] = took
         return took
 
     def stop(self, timeout: float = 30) -> None:
@@ -729,8 +744,11 @@ def _corosync_model(topology: Path, token_ms: int):  # noqa: ANN202 - lazy impor
     from cib_builder import topology as topo  # noqa: PLC0415
 
     model = corosync.build(topo.load(topology))
+    interval, timeout = corosync.ping_timing(token_ms, len(model.nodes))
     return dataclasses.replace(
         model,
         token=token_ms,
         consensus=corosync.consensus_for(token_ms, len(model.nodes)),
+        knet_ping_interval=interval,
+        knet_ping_timeout=timeout,
     )

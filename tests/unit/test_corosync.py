@@ -231,3 +231,22 @@ def test_topology_refuses_a_bad_corosync_table(table, path):
 def test_parse_refuses_what_it_cannot_read(broken):
     with pytest.raises(corosync.ParseError):
         corosync.parse(broken)
+
+
+def test_wait_for_all_can_be_turned_off_but_not_with_two_nodes():
+    table = "\n[corosync]\nwait_for_all = false\n"
+    assert "wait_for_all: 0" in corosync.render(build(text(corosync_table=table)))
+    two = text(2, corosync_table=table)
+    assert build(two).wait_for_all  # corosync's two_node mode needs it
+
+
+def test_knet_notices_a_dead_link_well_before_the_token_expires():
+    model = corosync.build(topology.load(EXAMPLE))
+    assert (model.knet_ping_interval, model.knet_ping_timeout) == (206, 412)
+    assert (
+        model.knet_ping_interval + model.knet_ping_timeout < model.effective_token / 2
+    )
+    rendered = corosync.render(model)
+    assert (
+        "knet_ping_interval: 206" in rendered and "knet_ping_timeout: 412" in rendered
+    )
