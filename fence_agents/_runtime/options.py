@@ -8,7 +8,6 @@ drop-in replacements: ``ip``/``ipaddr``/``-a``, ``username``/``login``/``-l``,
 from __future__ import annotations
 
 from ha_common.kinds import (
-    BOOLEAN,
     HOST,
     INTEGER,
     SECONDS,
@@ -240,5 +239,3 @@ TLS: Group = (
         shortdesc="CA certificate file that signed the BMC's certificate",
     ),
 )
-
-BOOL = BOOLEAN

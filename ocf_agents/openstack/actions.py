@@ -165,7 +165,7 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
             raise AgentError(_died(cfg, pid, ended))
     else:
         log.info("already running as pid %d", pid)
-    problem = ""
+    problem = "the deadline passed before its first health check"
     began = time.monotonic()
     while not ctx.deadline.expired():
         ended = proc.reap(pid)

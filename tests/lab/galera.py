@@ -736,17 +736,6 @@ class GaleraLab:
                 state[key.strip()] = value.strip()
         return state
 
-    def set_safe_to_bootstrap(self, name: str, value: bool = True) -> None:
-        """Rewrite ``safe_to_bootstrap`` in node ``name``'s grastate.dat in place."""
-        path = self.host_path(name, self.nodes[name].datadir / "grastate.dat")
-        text = re.sub(
-            r"^safe_to_bootstrap:.*$",
-            f"safe_to_bootstrap: {int(value)}",
-            path.read_text(),
-            flags=re.MULTILINE,
-        )
-        path.write_text(text)  # same inode: owner and mode stay
-
     def recover_position(self, name: str, timeout: float = 60) -> Position:
         """Run ``mariadbd --wsrep-recover`` for a stopped node; return its position.
 

@@ -73,7 +73,6 @@ class RowWriter(threading.Thread):
         self._next_id = first_id
         self._acked: set[int] = set()
         self._uncertain: set[int] = set()
-        self._per_node: dict[str, int] = {name: 0 for name in self.targets}
         #: The last errors seen (at most 50), as "node: error".
         self.errors: list[str] = []
         #: How many times the writer moved to another node.
@@ -92,12 +91,6 @@ class RowWriter(threading.Thread):
         """Return a copy of the ids whose INSERT failed (outcome unknown)."""
         with self._lock:
             return set(self._uncertain)
-
-    @property
-    def per_node(self) -> dict[str, int]:
-        """Return how many acknowledged INSERTs went through each node."""
-        with self._lock:
-            return dict(self._per_node)
 
     def run(self) -> None:
         """Write until :meth:`stop`; never raises (errors are recorded)."""
@@ -149,7 +142,6 @@ class RowWriter(threading.Thread):
             else:
                 with self._lock:
                     self._acked.add(row_id)
-                    self._per_node[name] += 1
             self._halt.wait(self.interval)
         if conn is not None:
             try:

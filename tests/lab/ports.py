@@ -1,9 +1,8 @@
 """Fixed loopback port plan for the test lab, and a free-port helper.
 
 Every port the lab uses lies in 30000-31999 on 127.0.0.1 (LAB.md).  The fixed
-plan keeps logs and ``ss`` output readable; :func:`pick_port` falls back to a
-free port of the same range when a planned port is taken (for example by a
-second test run on the same machine).
+plan keeps logs and ``ss`` output readable; :func:`free_port` finds a free
+port of the same range for what has no planned port.
 """
 
 from __future__ import annotations
@@ -74,8 +73,3 @@ def free_port(host: str = LOOPBACK, attempts: int = 200) -> int:
         if port not in PLANNED_PORTS and port_is_free(port, host):
             return port
     raise RuntimeError(f"no free TCP port in {PORT_MIN}-{PORT_MAX} on {host}")
-
-
-def pick_port(preferred: int, host: str = LOOPBACK) -> int:
-    """Return ``preferred`` when it is free, else a :func:`free_port`."""
-    return preferred if port_is_free(preferred, host) else free_port(host)

@@ -194,11 +194,6 @@ class RedfishEmulator:
         return self.workdir / "ca.pem" if self.tls else None
 
     @property
-    def cert_name(self) -> str:
-        """Return the name the served certificate is valid for."""
-        return WRONG_NAME if self.wrong_name_cert else self.host
-
-    @property
     def systems_uris(self) -> list[str]:
         """Return ``/redfish/v1/Systems/<uuid>`` for every system, in order."""
         return [f"{SYSTEMS_PATH}/{u}" for u in self.system_uuids]
