@@ -32,6 +32,11 @@ if TYPE_CHECKING:
 log = lazylog.get(__name__)
 
 POLL = 0.05
+#: How long a stopping process may make no progress (no CPU time, no member
+#: gone) before SIGKILL, rather than waiting for the end of the deadline.
+STOP_GRACE = 5.0
+#: States in which a task is finished (zombie, dead).
+_DEAD_STATES = ("Z", "X", "x")
 
 
 @record
@@ -62,9 +67,15 @@ def state_of(pid: int) -> str | None:
 
 
 def is_alive(pid: int) -> bool:
-    """Tell whether ``pid`` exists and is not a zombie."""
+    """Tell whether ``pid`` exists and is not a zombie.
+
+    A zombie thread-group leader whose other threads still run is alive: it
+    still holds its files and locks (see :func:`threads_alive`).
+    """
     state = state_of(pid)
-    return state is not None and state not in ("Z", "X")
+    if state is None:
+        return False
+    return state not in _DEAD_STATES or threads_alive(pid)
 
 
 def cmdline(pid: int) -> tuple[str, ...]:
@@ -398,13 +409,52 @@ def _tree_and_session(pid: int) -> list[psutil.Process]:
     return members
 
 
+def threads_alive(pid: int) -> bool:
+    """Tell whether any thread of ``pid`` still runs.
+
+    A thread-group leader that exits (or is killed first) shows ``Z`` while
+    its other threads go on; they hold its files and locks until the last one
+    ends.  So a process is gone only when every task is.
+    """
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        state = data[data.rfind(b")") + 2 :][:1].decode("ascii", "replace")
+        if state and state not in _DEAD_STATES:
+            return True
+    return False
+
+
 def _proc_alive(proc: psutil.Process) -> bool:
     import psutil  # noqa: PLC0415
 
     try:
-        return proc.status() != psutil.STATUS_ZOMBIE
+        if proc.status() != psutil.STATUS_ZOMBIE:
+            return True
     except psutil.NoSuchProcess:
         return False
+    return threads_alive(proc.pid)
+
+
+def _cpu_seconds(procs: Iterable[psutil.Process]) -> float:
+    """CPU time used so far by ``procs`` (0 for those gone)."""
+    import psutil  # noqa: PLC0415
+
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _signal_all(procs: Iterable[psutil.Process], sig: int) -> None:
@@ -429,13 +479,46 @@ def _wait_gone(procs: list[psutil.Process], deadline: Deadline) -> list[psutil.P
         time.sleep(POLL)
 
 
-def stop(pid: int, deadline: Deadline, kill_reserve: float = 3.0) -> None:
+def _wait_progress(
+    procs: list[psutil.Process], deadline: Deadline, reserve: float, grace: float
+) -> tuple[list[psutil.Process], str]:
+    """Wait for ``procs`` to end while they make progress.
+
+    Returns the ones still alive and why the wait ended: ``""`` (all gone),
+    the deadline's reserve reached, or no progress (no CPU time used, no
+    member gone) for ``grace`` seconds: a frozen or hung process.
+    """
+    last_cpu, last_count = -1.0, len(procs) + 1
+    moved = time.monotonic()
+    while True:
+        for proc in procs:
+            _reap_or_alive(proc.pid)
+        alive = [p for p in procs if _proc_alive(p)]
+        if not alive:
+            return [], ""
+        if deadline.remaining() <= reserve:
+            return alive, "the action's deadline is near"
+        cpu = _cpu_seconds(alive)
+        now = time.monotonic()
+        if cpu > last_cpu or len(alive) < last_count:
+            last_cpu, last_count, moved = cpu, len(alive), now
+        elif now - moved >= grace:
+            return alive, f"it made no progress for {grace:g} s"
+        time.sleep(POLL)
+
+
+def stop(
+    pid: int, deadline: Deadline, kill_reserve: float = 3.0, grace: float = STOP_GRACE
+) -> None:
     """Stop ``pid``, its process tree and its session within ``deadline``.
 
     SIGTERM goes to the main process first (a daemon shuts its workers down
-    itself), or to every member when the main process is already gone;
-    whatever is still alive when only ``kill_reserve`` seconds remain gets
-    SIGKILL.  Returns only when every process is gone.
+    itself), or to every member when the main process is already gone, and
+    SIGCONT to every member: a frozen (SIGSTOPped) process handles the TERM
+    only once continued.  Whatever is still alive gets SIGKILL once it made
+    no progress for ``grace`` seconds, or when only ``kill_reserve`` seconds
+    of the deadline remain.  Returns only when every process, and every
+    thread of it, is gone; the log says which signal ended it.
 
     Raises:
         ActionTimeoutError: processes survived SIGKILL until the deadline.
@@ -443,27 +526,32 @@ def stop(pid: int, deadline: Deadline, kill_reserve: float = 3.0) -> None:
     members = _tree_and_session(pid)
     if not members:
         return
+    began = time.monotonic()
     if is_alive(pid):
         _signal_all([m for m in members if m.pid == pid], signal.SIGTERM)
     else:  # the main process is gone: its orphans get the TERM themselves
         _signal_all(members, signal.SIGTERM)
+    _signal_all(members, signal.SIGCONT)
     reserve = min(kill_reserve, deadline.remaining() / 2)
-    alive = _wait_gone(members, deadline.sub(max(0.0, deadline.remaining() - reserve)))
+    alive, why = _wait_progress(members, deadline, reserve, grace)
+    ended_by = "SIGTERM"
     if alive:
         # Children may have been spawned since: take the tree again.
-        extra = [p for p in _tree_and_session(pid) if p not in alive]
-        alive += extra
+        alive += [p for p in _tree_and_session(pid) if p not in alive]
         log.warning(
-            "pid %d did not stop on SIGTERM; sending SIGKILL to %s",
+            "pid %d did not stop on SIGTERM (%s); sending SIGKILL to %s",
             pid,
+            why,
             [p.pid for p in alive],
         )
         _signal_all(alive, signal.SIGKILL)
+        ended_by = "SIGKILL"
         alive = _wait_gone(alive, deadline)
     if alive:
         raise ActionTimeoutError(
             f"processes {[p.pid for p in alive]} are still alive after SIGKILL"
         )
+    log.info("pid %d ended by %s after %.1f s", pid, ended_by, time.monotonic() - began)
 
 
 def find_for_stop(pidfile: str, ident: Identity | None, degraded: bool) -> int | None:
@@ -490,6 +578,7 @@ def stop_service(
     degraded: bool = False,
     name: str = "the service",
     attempts: int = 3,
+    grace: float = STOP_GRACE,
 ) -> None:
     """Stop the service of ``pidfile`` for sure, and remove the pidfile.
 
@@ -507,7 +596,7 @@ def stop_service(
         if pid is None:
             break
         log.info("stopping %s (pid %d)", name, pid)
-        stop(pid, deadline)
+        stop(pid, deadline, grace=grace)
     else:
         if find_for_stop(pidfile, ident, degraded) is not None:
             raise AgentError(

@@ -7,7 +7,7 @@ spec module must stay cheap: it is all that ``meta-data`` loads.
 
 from __future__ import annotations
 
-from ha_common.kinds import Kind
+from ha_common.kinds import SECONDS, Kind
 from ha_common.record import record
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
@@ -154,6 +154,20 @@ class AgentSpec:
 
 #: The monitor most agents declare: every 10 s, 20 s timeout.
 DEFAULT_MONITOR = Timing(timeout=20, interval=10)
+
+
+def stop_grace(default: str = "5") -> Param:
+    """The ``stop_grace`` parameter every agent that stops processes declares."""
+    return Param(
+        "stop_grace",
+        SECONDS,
+        "Seconds a stopping process may make no progress",
+        "After SIGTERM (with SIGCONT, so a frozen process handles it), a "
+        "process that uses no CPU time and loses no member for this many "
+        "seconds gets SIGKILL, instead of at the end of the stop timeout. "
+        "A process that is busy shutting down gets the whole timeout.",
+        default=default,
+    )
 
 
 def standard_actions(

@@ -91,6 +91,22 @@ def datadir_locked(datadir: str) -> bool:
         os.close(fd)
 
 
+def lock_holder(datadir: str) -> int | None:
+    """The pid holding a POSIX lock on ``datadir``'s ibdata1 (``/proc/locks``)."""
+    try:
+        inode = os.stat(os.path.join(datadir, "ibdata1")).st_ino
+        with open("/proc/locks", encoding="ascii", errors="replace") as handle:
+            lines = handle.readlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        # "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF"
+        if len(fields) > 5 and fields[5].rsplit(":", 1)[-1] == str(inode):  # noqa: PLR2004
+            return int(fields[4]) if fields[4].isdigit() else None
+    return None
+
+
 def running(cfg: Config, ctx: ActionContext) -> int | None:
     """Return mariadbd's pid; raise if a mariadbd we did not start holds datadir."""
     pid = proc.find(statefile.pidfile(cfg, ctx), identity(cfg))

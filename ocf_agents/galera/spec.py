@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from ha_common.kinds import BOOLEAN, HOST_MAP, NAME, PATH, SECONDS, Kind
-from ocf_agents._runtime.spec import AgentSpec, Param, Timing, standard_actions
+from ocf_agents._runtime.spec import (
+    AgentSpec,
+    Param,
+    Timing,
+    standard_actions,
+    stop_grace,
+)
 from ocf_agents.galera.state import parse_cluster_address
 
 
@@ -159,6 +165,7 @@ def _params() -> tuple[Param, ...]:
             "0 means until the promote timeout (minus a margin).",
             default="0",
         ),
+        stop_grace(),
         Param(
             "allow_donor",
             BOOLEAN,

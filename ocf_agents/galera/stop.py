@@ -7,6 +7,8 @@ position for the next election; stop withdraws every attribute.
 
 from __future__ import annotations
 
+import time
+
 from ha_common import lazylog
 from ocf_agents._runtime import cluster, proc, statefile
 from ocf_agents._runtime.context import ActionContext
@@ -53,9 +55,26 @@ def _stop_mariadbd(cfg: Config, ctx: ActionContext) -> None:
         ctx.deadline,
         degraded=ctx.degraded,
         name="mariadbd",
+        grace=cfg.get_int("stop_grace"),
     )
-    if cfg.get_str("datadir") and member.datadir_locked(cfg.get_str("datadir")):
-        raise AgentError(f"{cfg.get_str('datadir')} is still locked by another process")
+    datadir = cfg.get_str("datadir")
+    if datadir:
+        _wait_unlocked(datadir, ctx)
+
+
+def _wait_unlocked(datadir: str, ctx: ActionContext) -> None:
+    """Wait until InnoDB's lock on ``datadir`` is released, within the deadline.
+
+    A killed mariadbd releases it when its last thread ends, which can come
+    after the process is reaped (threads in uninterruptible I/O); only the
+    deadline makes it a failure, naming who holds it.
+    """
+    while member.datadir_locked(datadir):
+        if ctx.deadline.expired():
+            holder = member.lock_holder(datadir)
+            who = f" by pid {holder}" if holder else ""
+            raise AgentError(f"{datadir} is still locked{who} at the deadline")
+        time.sleep(0.1)
 
 
 def _withdraw_primary(ctx: ActionContext) -> None:

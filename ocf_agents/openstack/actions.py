@@ -196,10 +196,15 @@ def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
     recorded = proc.read_pidfile(pidfile)
     if recorded is not None and _orphans(pidfile):
         log.info("stopping the orphaned workers of pid %d", recorded)
-        proc.stop(recorded, ctx.deadline)
+        proc.stop(recorded, ctx.deadline, grace=cfg.get_int("stop_grace"))
     ident = _identity(cfg) if cfg.get_str("binary") else None
     proc.stop_service(
-        pidfile, ident, ctx.deadline, degraded=ctx.degraded, name=ctx.spec.name
+        pidfile,
+        ident,
+        ctx.deadline,
+        degraded=ctx.degraded,
+        name=ctx.spec.name,
+        grace=cfg.get_int("stop_grace"),
     )
     _clock(ctx).connected()
     return OcfRc.SUCCESS

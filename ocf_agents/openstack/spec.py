@@ -22,7 +22,13 @@ from ha_common.kinds import (
     one_of,
     to_port,
 )
-from ocf_agents._runtime.spec import AgentSpec, Param, Timing, standard_actions
+from ocf_agents._runtime.spec import (
+    AgentSpec,
+    Param,
+    Timing,
+    standard_actions,
+    stop_grace,
+)
 from ocf_agents.openstack.services import API, SERVICES, Service
 
 _FLAG_RE = re.compile(r"^(-{1,2}[A-Za-z0-9][A-Za-z0-9-]*)?$")
@@ -173,6 +179,7 @@ def _params(svc: Service) -> tuple[Param, ...]:
             "and more the grace is not applied.",
             default="60",
         ),
+        stop_grace(),
     )
 
 

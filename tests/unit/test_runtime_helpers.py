@@ -130,7 +130,9 @@ def procs(monkeypatch):
     )
     state.stop = mock.create_autospec(
         proc.stop,
-        side_effect=lambda pid, deadline, kill_reserve=3.0: state.alive.pop(0),
+        side_effect=lambda pid, deadline, kill_reserve=3.0, grace=5.0: state.alive.pop(
+            0
+        ),
     )
     state.recorded_here = mock.create_autospec(proc.recorded_here, return_value=False)
     monkeypatch.setattr(proc, "find", state.find)
