@@ -74,12 +74,14 @@ TARGET_RATIO = 0.5
 #: The targets set since (issues #11, #12): IPMI status at most as slow as
 #: fence_ipmilan now that pyghmi loads the real cryptography; Redfish no
 #: slower than fence_redfish with the DMTF library.  IPMI off/reboot keep 0.5.
-TARGETS = {("IPMI", "status"): 1.0, ("Redfish", None): 1.0}
+TARGETS = {("ipmi", "status"): 1.0, ("redfish", None): 1.0}
 
 
 def target(bmc: str, action: str) -> float:
     """The ratio hakit/ClusterLabs a row must stay under."""
     return TARGETS.get((bmc, action), TARGETS.get((bmc, None), TARGET_RATIO))
+
+
 #: Per-run limit; the slowest expected run (fence_ipmilan reboot) takes ~5 s.
 RUN_TIMEOUT = 60.0
 #: One warm-up and the timed runs of an action must fit in ipmi_sim's 63
@@ -562,8 +564,8 @@ def report(
         "before every run and ipmi_sim restarted before each IPMI action, "
         "outside the timing. "
         "hakit/ClusterLabs is the ratio of the medians; the targets: IPMI "
-        f"status {target('IPMI', 'status'):.2f}, IPMI off and reboot "
-        f"{target('IPMI', 'off'):.2f}, Redfish {target('Redfish', 'status'):.2f}.",
+        f"status {target('ipmi', 'status'):.2f}, IPMI off and reboot "
+        f"{target('ipmi', 'off'):.2f}, Redfish {target('redfish', 'status'):.2f}.",
         "",
         "| BMC | action | hakit | ClusterLabs agent | ClusterLabs "
         "| hakit/ClusterLabs | met |",
