@@ -244,8 +244,7 @@ def _simple_clone(name: str, agent: AgentRef, override: Override | None) -> Clon
 def _haproxy(topology: Topology) -> Clone:
     override = _override(topology, "haproxy")
     if topology.haproxy == "ocf":
-        # The agent is hakit's own (resource-agents 4.12 ships none); the
-        # agent checks refuse it while hakit does not ship it yet.
+        # hakit's own agent: resource-agents 4.12 ships no ocf:heartbeat:haproxy.
         return _simple_clone("haproxy", _hakit("haproxy"), override)
     return _simple_clone("haproxy", AgentRef("systemd", "haproxy"), override)
 

@@ -323,14 +323,19 @@ def test_overrides_keep_their_order_and_values():
     assert topo.override("rabbitmq") is None
 
 
-def test_params_of_an_ocf_haproxy_are_not_checked_against_hakit_agents():
+def test_params_of_an_ocf_haproxy_are_checked_against_hakits_agent():
     topo = parse_with(
         ("services.haproxy", "ocf"),
-        ("overrides", {"haproxy": {"params": {"conffile": "/etc/haproxy/ha.cfg"}}}),
+        ("overrides", {"haproxy": {"params": {"config": "/etc/haproxy/ha.cfg"}}}),
     )
     assert topo.override("haproxy") == Override(
-        params=(("conffile", "/etc/haproxy/ha.cfg"),)
+        params=(("config", "/etc/haproxy/ha.cfg"),)
     )
+    with pytest.raises(TopologyError, match="did you mean 'config'"):
+        parse_with(
+            ("services.haproxy", "ocf"),
+            ("overrides", {"haproxy": {"params": {"conffile": "/etc/h.cfg"}}}),
+        )
 
 
 # -- node count -----------------------------------------------------------------------
