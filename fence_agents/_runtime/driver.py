@@ -53,7 +53,7 @@ POLL = 0.25
 CYCLE_POLL = 0.1
 #: A power request may take this share of its phase; the rest is kept to read
 #: the state back (README, "Deadlines").
-REQUEST_SHARE = 0.5
+REQUEST_SHARE = 0.6
 #: ... but never less than this many seconds.
 MIN_REQUEST = 1.0
 
@@ -257,6 +257,10 @@ def wait_for(
         time.sleep(min(poll, phase.remaining()))
     if problem is not None or last is None:
         raise problem or ActionTimeoutError("no time left to read the power state")
+    if once:
+        raise UnexpectedPowerStateError(
+            f"requested {want.value}, the BMC reports {last.value}"
+        )
     raise UnexpectedPowerStateError(
         f"requested {want.value}, the BMC still reports {last.value} "
         f"after {phase.total:g} s"
@@ -288,6 +292,7 @@ def _read_back(
     *,
     passed: tuple[PowerState, ...] = (),
     poll: float = POLL,
+    once: bool = False,
 ) -> PowerState:
     """After a failed request: success only if the BMC reports ``want``.
 
@@ -301,7 +306,7 @@ def _read_back(
     log.warning("%s; reading the power state back", failure)
     try:
         state = wait_for(
-            device, want, phase, poll, passed, once=not _unanswered(failure)
+            device, want, phase, poll, passed, once=once or not _unanswered(failure)
         )
     except FenceError as exc:
         if _kept(exc):
@@ -315,12 +320,23 @@ def _switch(device: Device, target: PowerTarget, opts: parse.Options) -> None:
     """One power phase: request, pause, read back until ``target`` is confirmed."""
     want = PowerState.ON if target is PowerTarget.ON else PowerState.OFF
     phase = phase_deadline(opts)
-    failure = _request(device, target, phase)
-    if failure is not None:
-        _read_back(device, want, phase, failure)
-        return
-    time.sleep(min(opts.number("power_wait"), phase.remaining()))
-    wait_for(device, want, phase)
+    while True:
+        failure = _request(device, target, phase)
+        if failure is None:
+            time.sleep(min(opts.number("power_wait"), phase.remaining()))
+            wait_for(device, want, phase)
+            return
+        if not _unanswered(failure) or phase.remaining() < 2 * MIN_REQUEST:
+            _read_back(device, want, phase, failure)
+            return
+        # No answer: the request may be lost, or carried out late.  On and
+        # off are idempotent, so read once and, if it is not done, send
+        # again.
+        try:
+            _read_back(device, want, phase, failure, once=True)
+            return
+        except UnexpectedPowerStateError as exc:
+            log.warning("%s; sending power %s again", exc, target.value)
 
 
 def _cycle(device: Device, opts: parse.Options) -> None:

@@ -186,6 +186,13 @@ class IpmiSession:
         budget = deadline.remaining() - GRACE
         if budget <= 0:
             raise ActionTimeoutError(f"{what}: no time left")
+        if budget < self.pace:
+            # Sent now, the answer would come too late, and the session
+            # would be given up for it.
+            raise ActionTimeoutError(
+                f"{what}: {budget:.1f} s left, the BMC takes {self.pace:.1f} s"
+            )
+        first = pacing(budget, max(FIRST_WAIT, 2 * self.pace))[0]
         began = time.monotonic()
         try:
             answer = _call(
@@ -202,7 +209,10 @@ class IpmiSession:
                 ) from None
             raise
         if isinstance(answer, dict) and answer.get("code") != NO_ANSWER:
-            self.pace = time.monotonic() - began
+            took = time.monotonic() - began
+            # Answered before the first retransmit: the BMC's own time.
+            # Later: at least the first wait (or a packet was lost).
+            self.pace = took if took < first else max(self.pace, first)
         if not isinstance(answer, dict):
             raise DeviceError(f"{what}: no answer from the BMC")
         error = answer.get("error")
@@ -228,13 +238,11 @@ class IpmiSession:
     def request(self, target: PowerTarget, deadline: Deadline) -> None:
         """Send the chassis control request (the driver reads the state back).
 
-        As pyghmi's ``set_power`` did: on and off are sent only when the power
-        is not already in that state; a cycle is always sent.
+        It is sent without reading the state first (pyghmi's ``set_power``
+        did): on a BMC that takes seconds per request, that read would eat
+        the phase; off when off and on when on change nothing, and a BMC
+        that refuses them is read back by the driver.
         """
-        if target is not PowerTarget.CYCLE:
-            want = PowerState.ON if target is PowerTarget.ON else PowerState.OFF
-            if self.power_state(deadline) is want:
-                return
         self._chassis(
             f"power {target.value}",
             CHASSIS_CONTROL,

@@ -202,7 +202,11 @@ def run_fence(
 
 
 def run_redfish_fence(
-    emulator: Any, action: str | None, **extra: object
+    emulator: Any,
+    action: str | None,
+    *,
+    agent: str | Path = "/usr/sbin/fence_hakit_redfish",
+    **extra: object,
 ) -> tuple[int, str, str, float]:
     """Run the installed fence_hakit_redfish against a lab emulator (stdin options).
 
@@ -221,4 +225,4 @@ def run_redfish_fence(
         "nodename": "ctl3",
         **extra,
     }
-    return run_fence("/usr/sbin/fence_hakit_redfish", options)
+    return run_fence(agent, options)

@@ -35,7 +35,8 @@ fault files (:meth:`set_fault`, :meth:`clear_faults`)
     chassis request; both BMCs are single threaded, so it stalls them whole.
     The pyghmi BMC only: ``late_seconds``: it carries a chassis request out
     at once and sleeps that long before answering; ``drop_answers``: the
-    next N chassis requests are carried out but not answered;
+    next N chassis requests are carried out but not answered
+    (``drop_control_answers``: the next N Chassis Control requests);
     ``drop_duplicates``: a retransmitted request (same session, IPMI
     sequence number and data) is answered again without being carried out
     again.  Without it, the pyghmi BMC carries a retransmit out twice, as
@@ -90,10 +91,16 @@ FAULTS = (
     # The pyghmi BMC only:
     "late_seconds",
     "drop_answers",
+    "drop_control_answers",
     "drop_duplicates",
 )
 #: Faults whose value is a number (seconds, or a count), not a switch.
-NUMERIC_FAULTS = ("slow_seconds", "late_seconds", "drop_answers")
+NUMERIC_FAULTS = (
+    "slow_seconds",
+    "late_seconds",
+    "drop_answers",
+    "drop_control_answers",
+)
 
 IPMI_SIM = "/usr/bin/ipmi_sim"
 IPMITOOL = "/usr/bin/ipmitool"

@@ -230,7 +230,10 @@ def _make_bmc_class(config: Mapping[str, Any]) -> Any:
             late = state.number("late_seconds")
             if late > 0:
                 time.sleep(late)
-            if state.take("drop_answers"):
+            control = request.get("command") == 2
+            if state.take("drop_answers") or (
+                control and state.take("drop_control_answers")
+            ):
                 state.record(f"answer to {what} dropped")
                 return
             session.send_ipmi_response(**answer.kwargs)
