@@ -242,20 +242,21 @@ def wait_for(
             break
         try:
             last = device.power_state(phase)
-            problem = None
         except FenceError as exc:
             if _kept(exc) or not _unanswered(exc):
                 raise
             problem = exc
             log.debug("read: %s", exc)
-        if last is not None and problem is None and (last is want or last in passed):
+        else:
+            problem = None
+        if problem is None and last is not None and (last is want or last in passed):
             if last is not want:
                 log.debug("read %s: %s was passed already", last.value, want.value)
             return last
         if once or phase.expired():
             break
         time.sleep(min(poll, phase.remaining()))
-    if problem is not None or last is None:
+    if last is None:  # never read: the last read's failure says why
         raise problem or ActionTimeoutError("no time left to read the power state")
     if once:
         raise UnexpectedPowerStateError(
