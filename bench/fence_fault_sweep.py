@@ -114,8 +114,14 @@ def run_agent(agents: Path, who: str, port: int, action: str) -> tuple[int, floa
     return rc, seconds
 
 
+#: The power each BMC started the current trial with: a reboot of a node
+#: that was off already needs no power-off to be a true success.
+FAULTS_INITIAL_POWER: dict[int, bool] = {}
+
+
 def prepare(bmc: PyghmiBmc, fault: str, rng: random.Random) -> None:
     faults, power, _ = FAULTS[fault]
+    FAULTS_INITIAL_POWER[id(bmc)] = power
     bmc.clear_faults()
     bmc.set_power(power)
     bmc.clear_history()
@@ -136,7 +142,8 @@ def judge(
     if rc == 0 and verb == "off":
         false_success = power is not False
     elif rc == 0 and verb == "reboot":
-        false_success = power is not True or False not in changes
+        was_off = not FAULTS_INITIAL_POWER.get(id(bmc), True)
+        false_success = power is not True or (False not in changes and not was_off)
     unintended = (verb == "status" and bool(changes)) or (
         verb == "off" and True in changes
     )
