@@ -9,6 +9,7 @@ action does not call for, and never overrun its deadline.  The long run
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ def load_sweep():
     spec = importlib.util.spec_from_file_location("fence_fault_sweep", SWEEP)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
