@@ -164,13 +164,20 @@ def beam_pid(cfg: Config) -> int | None:
 
 
 def _is_beam_of(pid: int, name: str) -> bool:
+    """Tell whether ``pid`` is a beam started with ``RABBITMQ_NODENAME=name``.
+
+    RabbitMQ 3.10 puts the node name in no argument: the VM takes it from
+    its environment.
+    """
     argv = proc.cmdline(pid)
     if not argv or not os.path.basename(argv[0]).startswith("beam"):
         return False
-    for i, word in enumerate(argv[:-1]):
-        if word in ("-sname", "-name") and argv[i + 1] == name:
-            return True
-    return False
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            environ = handle.read().split(b"\0")
+    except OSError:
+        return False
+    return f"RABBITMQ_NODENAME={name}".encode() in environ
 
 
 def has_data(cfg: Config) -> bool:
