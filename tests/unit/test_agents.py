@@ -67,7 +67,6 @@ def test_the_shipped_topologies_name_only_real_agents_and_parameters(path):
 @pytest.mark.parametrize(
     ("line", "rsc_id", "field", "agent"),
     [
-        ("rabbitmq = true", "hakit-rabbitmq", "services.rabbitmq", "rabbitmq"),
         (
             "opendaylight = true",
             "hakit-opendaylight",
@@ -116,7 +115,9 @@ def test_hk501_an_unknown_hakit_fence_agent(example):
 def test_a_build_with_an_unshipped_agent_is_not_ok(tmp_path):
     marker = 'memcached = "systemd"'
     path = tmp_path / "t.toml"
-    path.write_text(EXAMPLE.read_text().replace(marker, f"{marker}\nrabbitmq = true"))
+    path.write_text(
+        EXAMPLE.read_text().replace(marker, f"{marker}\nopendaylight = true")
+    )
     result = pipeline.build(path)
     assert not result.ok
     assert "HK501" in codes(list(result.problems))

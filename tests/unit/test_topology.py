@@ -160,7 +160,7 @@ def test_example_parses_to_the_expected_dataclasses():
         haproxy="systemd",
         memcached="systemd",
         galera=GaleraSpec("gcomm://192.168.77.11,192.168.77.12,192.168.77.13"),
-        rabbitmq=False,
+        rabbitmq=True,
         opendaylight=False,
         openstack=(
             "keystone",
@@ -181,7 +181,21 @@ def test_example_parses_to_the_expected_dataclasses():
             "heat-api-cfn",
             "heat-engine",
         ),
-        overrides=(("nova-api", Override(timeouts=(("start", 120),))),),
+        overrides=(
+            ("nova-api", Override(timeouts=(("start", 120),))),
+            (
+                "rabbitmq",
+                Override(
+                    params=(
+                        ("management_url", "http://127.0.0.1:15672"),
+                        (
+                            "management_credentials",
+                            "/etc/rabbitmq/hakit-monitor.credentials",
+                        ),
+                    )
+                ),
+            ),
+        ),
         warnings=(),
     )
     assert topology.load(EXAMPLE) == expected
