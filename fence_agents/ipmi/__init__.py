@@ -89,4 +89,4 @@ def main() -> None:
     """Entry point of the installed fence_hakit_ipmi."""
     from fence_agents._runtime import driver  # noqa: PLC0415
 
-    driver.main(IpmiFence())
+    driver.installed(IpmiFence())

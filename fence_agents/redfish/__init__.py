@@ -63,4 +63,4 @@ def main() -> None:
     """Entry point of the installed fence_hakit_redfish."""
     from fence_agents._runtime import driver  # noqa: PLC0415
 
-    driver.main(RedfishFence())
+    driver.installed(RedfishFence())

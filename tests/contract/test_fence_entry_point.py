@@ -1,8 +1,12 @@
-"""The installed fence agents' entry points exit like any Python program.
+"""The installed fence agents' entry points: all output out, then no teardown.
 
-They once left with ``os._exit`` to skip the interpreter's teardown; issue
-#11 removed that.  What a caller sees: the exit code, all of stdout and
-stderr (Python flushes them at exit), and the exit handlers having run.
+``driver.installed`` runs the exit handlers, flushes stdout and stderr and
+leaves with ``os._exit``, skipping the interpreter's teardown of pyghmi and
+``cryptography`` (bench/README.md measures what that saves).  Issue #11 kept
+that only on two conditions: a measurement shows it matters, and tests show
+nothing written is lost.  What a caller sees here: the exit code, all of
+stdout and stderr, also through a pipe read slowly, and the exit handlers
+having run.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,12 +76,48 @@ def test_stdin_input_and_version(module):
     assert (done.returncode, done.stdout.split()[1]) == (0, __version__)
 
 
-def test_no_fence_code_leaves_with_os_exit():
-    """Nothing in fence_agents or ha_common skips the interpreter's exit."""
+def test_only_the_installed_entry_point_skips_the_teardown():
+    """``os._exit`` is called in one place: after main, handlers and flushes."""
     calls = []
     for package in ("fence_agents", "ha_common"):
         for path in sorted((ROOT / package).rglob("*.py")):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Attribute) and node.attr == "_exit":
                     calls.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert calls == []
+    assert len(calls) == 1
+    assert calls[0].startswith("fence_agents/_runtime/driver.py:")
+
+
+@pytest.mark.parametrize("module", AGENTS)
+def test_a_slow_reader_gets_every_byte(module):
+    """The man page (several KB) through a pipe the reader drains late."""
+    script = LAUNCHER.format(root=str(ROOT), module=module)
+    proc = subprocess.Popen(
+        [sys.executable, "-s", "-c", script, "--help"],
+        env={"PATH": "/usr/bin:/bin"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    time.sleep(0.5)  # the agent has written and left before anyone reads
+    out, err = proc.communicate(timeout=30)
+    whole = launch(module, ["--help"]).stdout.encode()
+    assert proc.returncode == 0, err
+    assert out == whole
+    assert len(out) > 2000
+    assert out.rstrip().endswith(b"validate-all")
+
+
+@pytest.mark.parametrize("module", AGENTS)
+def test_output_that_cannot_be_written_is_not_a_success(module):
+    script = LAUNCHER.format(root=str(ROOT), module=module)
+    done = subprocess.run(
+        [sys.executable, "-s", "-c", script, "-o", "metadata"],
+        env={"PATH": "/usr/bin:/bin"},
+        stdin=subprocess.DEVNULL,
+        stdout=open("/dev/full", "w"),  # noqa: SIM115 - closed with the child
+        stderr=subprocess.PIPE,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode != 0
