@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.lab.galera_agent import FAILED_PROMOTED
 from tests.lab.galera_clone import NODES
 from tests.lab.galera_faults import FaultRounds, seed_from_env
 
@@ -59,12 +60,24 @@ def rounds(pcmk_three, galera_clone):
 def test_partitions_heal_to_promoted_without_loss(no_quorum_policy, rounds):
     victim = rounds.rng.choice(NODES)
     one = rounds.partition([victim], no_quorum_policy)
-    if no_quorum_policy == "stop":
-        # Without quorum Pacemaker stops the cut-off member.
-        assert "down" in one.timeline[victim], one
     apart = rounds.partition(list(NODES), no_quorum_policy)
-    if no_quorum_policy == "stop":
-        assert all("down" in apart.timeline[n] for n in NODES), apart
+    for result in (one, apart):
+        for node in result.nodes:
+            if no_quorum_policy == "stop":
+                # Without quorum Pacemaker stops the cut-off member.
+                assert "down" in result.timeline[node], result
+            else:
+                # It stays, goes non-Primary, and its monitor fails it (rc 9).
+                assert went_non_primary(result, node), result
+
+
+def went_non_primary(result, node: str) -> bool:
+    seen = any(s.startswith("non-Primary") for s in result.timeline[node])
+    failed = any(
+        f.node == node and f.task == "monitor" and f.rc == FAILED_PROMOTED
+        for f in result.failures
+    )
+    return seen or failed
 
 
 @pytest.mark.parametrize(
@@ -77,5 +90,6 @@ def test_freeze_longer_than_demote_timeout(rounds):
     hold = FREEZE_DEMOTE_TIMEOUT + 5
     once = rounds.freeze(rounds.rng.choice(NODES), hold)
     kept = rounds.freeze(rounds.rng.choice(NODES), hold, keep_frozen=True)
-    assert kept.ended_by == ["SIGKILL"], kept
+    # Kept frozen, only SIGKILL ends it; the demote still succeeds.
+    assert [e.split()[0] for e in kept.ended_by] == ["SIGKILL"], kept
     assert once.ended_by, once

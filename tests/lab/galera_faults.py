@@ -36,6 +36,7 @@ import signal
 import statistics
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ from tests.lab.galera_clone import (
     wait_all_promoted,
 )
 from tests.lab.multinode import MultiCluster
+from tests.lab.pacemaker import ClusterCommandError
 
 #: Environment variable with the seed of a run (else a fresh one, printed).
 SEED_VARIABLE = "HAKIT_FAULT_SEED"
@@ -56,7 +58,12 @@ SEED_VARIABLE = "HAKIT_FAULT_SEED"
 _BOOTSTRAP = "bootstrapping a new Primary Component"
 #: Agent log text of the failure issue #18 reported for demote.
 _LOCKED = "still locked"
-_ENDED_BY = re.compile(r"pid \d+ ended by (SIG[A-Z]+) after")
+_ENDED_BY = re.compile(r"pid \d+ ended by (SIG[A-Z]+) after ([0-9.]+) s")
+#: pacemaker-execd: "galera demote (call 52, PID 811) exited with status 0
+#: (execution time 5.243s, queue time 0ms)".
+_DEMOTE_TIME = re.compile(
+    r"galera demote \(call [^)]*\) exited .*?execution time ([0-9.ms]+)"
+)
 _POLL = 0.4
 
 
@@ -85,12 +92,16 @@ class RoundResult:
     failures: list[FailedOp] = field(default_factory=list)
     #: Freeze: the signals that ended the frozen mariadbd (from the agent log).
     ended_by: list[str] = field(default_factory=list)
+    #: Freeze: how long the last demote on the victim ran (Pacemaker's history).
+    demote_seconds: float | None = None
     acked: int = 0
 
     def __str__(self) -> str:
         """One line for the test output."""
         states = "; ".join(f"{n}: {' > '.join(s)}" for n, s in self.timeline.items())
         extra = f", ended by {'/'.join(self.ended_by)}" if self.ended_by else ""
+        if self.demote_seconds is not None:
+            extra += f", demote took {self.demote_seconds:.1f} s"
         failures = ", ".join(f"{f.task}@{f.node} rc {f.rc}" for f in self.failures)
         return (
             f"{self.scenario} [{self.policy}] {','.join(self.nodes)}: held "
@@ -225,8 +236,8 @@ class FaultRounds:
             for node in isolated:
                 self._links(node, up=True)
         self.say(f"healed after {healed_at - cut_at:.1f} s: {timeline}")
-        wait_all_promoted(self.cluster, self.agent, timeout=240)
-        done = time.monotonic()
+        done, seen = self._watch_roles(healed_at)
+        self.say("roles after the heal: " + "; ".join(seen))
         result = RoundResult(
             scenario,
             policy,
@@ -253,11 +264,19 @@ class FaultRounds:
         self.say(f"freezing mariadbd {pid} on {victim} for {hold:.1f} s ({mode})")
         frozen_at = time.monotonic()
         os.kill(pid, signal.SIGSTOP)
+        recovered_at = None
+        next_look = frozen_at + 1
         while time.monotonic() - frozen_at < hold:
             same = _start_ticks(pid) == born
             if same and keep_frozen:
                 os.kill(pid, signal.SIGSTOP)
             _note(timeline[victim], _proc_state(pid) if same else "gone")
+            if not same and recovered_at is None and time.monotonic() >= next_look:
+                # A new mariadbd: is the instance Promoted again already?
+                next_look = time.monotonic() + 0.5
+                if roles(self.cluster).get(victim) == "Promoted":
+                    recovered_at = time.monotonic()
+                    _note(timeline[victim], "Promoted again")
             time.sleep(0.1)
         if _start_ticks(pid) == born:
             os.kill(pid, signal.SIGCONT)
@@ -271,11 +290,16 @@ class FaultRounds:
             (victim,),
             thawed_at - frozen_at,
             done - thawed_at,
-            done - frozen_at,
+            (recovered_at or done) - frozen_at,
             timeline,
         )
+        result.demote_seconds = demote_seconds(
+            self._log_since(victim, offsets[victim], "pacemaker-execd")
+        )
         log = self._log_since(victim, offsets[victim])
-        result.ended_by = _ENDED_BY.findall(log)
+        result.ended_by = [
+            f"{sig} after {secs} s" for sig, secs in _ENDED_BY.findall(log)
+        ]
         assert _LOCKED not in log, f"{victim}'s agent log says {_LOCKED!r}:\n{log}"
         return self._finish(result, acked_before, offsets)
 
@@ -320,6 +344,31 @@ class FaultRounds:
         for node in NODES[1:]:
             differ = sorted(first ^ rows[node])
             assert not differ, f"{NODES[0]} and {node} differ on {differ[:20]}"
+
+    def _watch_roles(
+        self, since: float, timeout: float = 240
+    ) -> tuple[float, list[str]]:
+        """Wait until all are Promoted; return when, and the roles on the way."""
+        seen: list[str] = []
+        last = ""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                current = roles(self.cluster)
+            except (ClusterCommandError, subprocess.TimeoutExpired, ET.ParseError):
+                current = {}
+            now = time.monotonic()
+            text = " ".join(f"{n}={current.get(n, '-')}" for n in NODES)
+            if text != last:
+                seen.append(f"+{now - since:.1f} s {text}")
+                last = text
+            if current == dict.fromkeys(NODES, "Promoted"):
+                return now, seen
+            assert now < end, (
+                f"not all Promoted {timeout} s after the heal: {seen}, "
+                f"waiting {self.agent.waiting()}, scores {self.agent.scores()}"
+            )
+            time.sleep(0.3)
 
     def _wait_healthy(self, timeout: float = 60) -> None:
         """Every member Primary, Synced, in a component of all three."""
@@ -369,7 +418,8 @@ class FaultRounds:
             offsets[node] = path.stat().st_size if path.exists() else 0
         return offsets
 
-    def _log_since(self, node: str, offset: int) -> str:
+    def _log_since(self, node: str, offset: int, what: str = "galera(") -> str:
+        """The lines with ``what`` in ``node``'s pacemaker.log after ``offset``."""
         path = self.cluster.node(node).pacemaker_log_path
         try:
             with path.open("rb") as handle:
@@ -378,7 +428,21 @@ class FaultRounds:
         except OSError:
             return ""
         lines = data.decode("utf-8", "replace").splitlines()
-        return "\n".join(line for line in lines if "galera(" in line)
+        return "\n".join(line for line in lines if what in line)
+
+
+def demote_seconds(log: str) -> float | None:
+    """How long the last demote in pacemaker-execd's ``log`` lines ran."""
+    found = _DEMOTE_TIME.findall(log)
+    return _interval(found[-1]) if found else None
+
+
+def _interval(text: str) -> float:
+    """Pacemaker's readable interval ("1m2.5s", "4.321s", "250ms") in seconds."""
+    minutes, _, rest = text.rpartition("m") if "ms" not in text else ("", "", text)
+    if rest.endswith("ms"):
+        return float(rest[:-2]) / 1000
+    return (float(minutes) * 60 if minutes else 0) + float(rest.rstrip("s") or 0)
 
 
 def _note(timeline: list[str], state: str) -> None:
