@@ -282,8 +282,8 @@ class FaultRounds:
             os.kill(pid, signal.SIGCONT)
         thawed_at = time.monotonic()
         self.say(f"SIGCONT after {thawed_at - frozen_at:.1f} s: {timeline}")
-        wait_all_promoted(self.cluster, self.agent, timeout=240)
-        done = time.monotonic()
+        done, seen = self._watch_roles(thawed_at)
+        self.say("roles after SIGCONT: " + "; ".join(seen))
         result = RoundResult(
             "freeze",
             mode,
@@ -348,7 +348,14 @@ class FaultRounds:
     def _watch_roles(
         self, since: float, timeout: float = 240
     ) -> tuple[float, list[str]]:
-        """Wait until all are Promoted; return when, and the roles on the way."""
+        """Wait until all are Promoted for sure; return when, and the way there.
+
+        Right after a heal, while the partitions' CIBs merge, crm_mon can
+        show a rejoining node's history from before the cut (Promoted) for a
+        moment.  So all-Promoted counts only with the cluster settled (all
+        quorate and Online, the DC idle: no transition pending) and every
+        mariadbd Primary and Synced in a component of all three.
+        """
         seen: list[str] = []
         last = ""
         end = time.monotonic() + timeout
@@ -359,11 +366,15 @@ class FaultRounds:
                 current = {}
             now = time.monotonic()
             text = " ".join(f"{n}={current.get(n, '-')}" for n in NODES)
+            if current == dict.fromkeys(NODES, "Promoted"):
+                members = {n: self._observe(n) for n in NODES}
+                if set(members.values()) == {"Primary/3"} and self.cluster.settled():
+                    seen.append(f"+{now - since:.1f} s all Promoted, settled")
+                    return now, seen
+                text += f" (not yet: {members})"
             if text != last:
                 seen.append(f"+{now - since:.1f} s {text}")
                 last = text
-            if current == dict.fromkeys(NODES, "Promoted"):
-                return now, seen
             assert now < end, (
                 f"not all Promoted {timeout} s after the heal: {seen}, "
                 f"waiting {self.agent.waiting()}, scores {self.agent.scores()}"
