@@ -37,6 +37,7 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -123,8 +124,15 @@ def run(rounds: int, seed: int, workdir: Path) -> list[RoundResult]:
     return results
 
 
+def _figures(values: list[float]) -> str:
+    return (
+        f"{len(values)} | {statistics.median(values):.1f} | {min(values):.1f} "
+        f"| {max(values):.1f}"
+    )
+
+
 def markdown(results: list[RoundResult], seed: int, rounds: int) -> str:
-    """The summary table (median and range per scenario)."""
+    """The summary tables (median and range per scenario)."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
     lines = [
         "# Galera clone: heal to all-Promoted under partitions and freezes",
@@ -138,30 +146,52 @@ def markdown(results: list[RoundResult], seed: int, rounds: int) -> str:
         "| issue, from outside (s) |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    for key, (count, median, low, high) in summary(results).items():
+    partitions = [r for r in results if r.scenario != "freeze"]
+    for key, (count, median, low, high) in summary(partitions).items():
         outside = OUTSIDE.get(key.split(" [")[0], "")
         lines.append(
             f"| {key} | {count} | {median:.1f} | {low:.1f} | {high:.1f} | {outside} |"
         )
     freezes = [r for r in results if r.scenario == "freeze"]
     if freezes:
+        early = sum(r.heal_to_promoted < 1 for r in freezes)
         lines += [
             "",
-            "Freezes (25 s, demote timeout 20 s): fault -> Promoted again, "
-            "the demote's run time and what ended mariadbd:",
+            f"Freezes ({FREEZE} s, demote timeout {DEMOTE_TIMEOUT} s): the time is"
+            " from the SIGSTOP to all Promoted again (in"
+            f" {early} of {len(freezes)} rounds before the SIGCONT); the demote's"
+            " run time is pacemaker-execd's.",
             "",
-            "| mode | node | fault->Promoted (s) | demote (s) | ended by |",
-            "|---|---|---:|---:|---|",
+            "| freeze | rounds | SIGSTOP->Promoted median (s) | min (s) | max (s) "
+            "| demote median (s) | demote max (s) | mariadbd ended by |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
         ]
-        for r in freezes:
-            demote = f"{r.demote_seconds:.1f}" if r.demote_seconds is not None else ""
+        for mode in dict.fromkeys(r.policy for r in freezes):
+            group = [r for r in freezes if r.policy == mode]
+            demotes = [r.demote_seconds for r in group if r.demote_seconds]
+            ended = sorted({e.split()[0] for r in group for e in r.ended_by})
             lines.append(
-                f"| {r.policy} | {r.nodes[0]} | {r.fault_to_promoted:.1f} "
-                f"| {demote} | {', '.join(r.ended_by)} |"
+                f"| {mode} | {_figures([r.fault_to_promoted for r in group])} "
+                f"| {statistics.median(demotes):.1f} | {max(demotes):.1f} "
+                f"| {', '.join(ended)} |"
+                if demotes
+                else f"| {mode} | {_figures([r.fault_to_promoted for r in group])}"
+                f" | | | {', '.join(ended)} |"
             )
     acked = sum(r.acked for r in results)
     lines += ["", f"{acked} rows acknowledged over all rounds, none lost.", ""]
     return "\n".join(lines)
+
+
+def load(path: Path) -> tuple[int, list[RoundResult]]:
+    """The seed and rounds of a ``galera_partitions.json``."""
+    data = json.loads(path.read_text())
+    results = []
+    for record in data["rounds"]:
+        fields = {k: v for k, v in record.items() if k != "failures"}
+        fields["nodes"] = tuple(fields["nodes"])
+        results.append(RoundResult(**fields))
+    return data["seed"], results
 
 
 def main() -> int:
@@ -170,7 +200,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--output-dir", default=str(HERE / "results"))
+    parser.add_argument(
+        "--from-json",
+        metavar="PATH",
+        help="only write the markdown again from a galera_partitions.json",
+    )
     args = parser.parse_args()
+    out = Path(args.output_dir)
+    if args.from_json:
+        seed, results = load(Path(args.from_json))
+        rounds = len(results) // 6
+        (out / "galera_partitions.md").write_text(markdown(results, seed, rounds))
+        print((out / "galera_partitions.md").read_text())
+        return 0
     reason = galera_missing()
     if reason:
         print(f"cannot run: {reason}", file=sys.stderr)
@@ -179,7 +221,6 @@ def main() -> int:
     print(f"seed {seed}", flush=True)
     with tempfile.TemporaryDirectory(prefix="hakit-partition-bench-") as tmp:
         results = run(args.rounds, seed, Path(tmp))
-    out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     text = markdown(results, seed, args.rounds)
     (out / "galera_partitions.md").write_text(text)
