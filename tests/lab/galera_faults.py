@@ -250,9 +250,18 @@ class FaultRounds:
         return self._finish(result, acked_before, offsets)
 
     def freeze(
-        self, victim: str, hold: float, *, keep_frozen: bool = False
+        self,
+        victim: str,
+        hold: float,
+        *,
+        keep_frozen: bool = False,
+        limit: float = 120,
     ) -> RoundResult:
-        """SIGSTOP ``victim``'s mariadbd for ``hold`` s, SIGCONT, check the outcome."""
+        """SIGSTOP ``victim``'s mariadbd for ``hold`` s, SIGCONT, check the outcome.
+
+        With ``keep_frozen`` it is stopped again whenever continued, until it
+        is gone (at most ``limit`` s after ``hold``).
+        """
         assert self.writer is not None, "begin() first"
         pid = self.agent.mariadbd_pid(victim)
         assert pid is not None, f"no mariadbd on {victim}"
@@ -266,20 +275,31 @@ class FaultRounds:
         os.kill(pid, signal.SIGSTOP)
         recovered_at = None
         next_look = frozen_at + 1
-        while time.monotonic() - frozen_at < hold:
-            same = _start_ticks(pid) == born
-            if same and keep_frozen:
-                os.kill(pid, signal.SIGSTOP)
-            _note(timeline[victim], _proc_state(pid) if same else "gone")
-            if not same and recovered_at is None and time.monotonic() >= next_look:
-                # A new mariadbd: is the instance Promoted again already?
-                next_look = time.monotonic() + 0.5
-                if roles(self.cluster).get(victim) == "Promoted":
-                    recovered_at = time.monotonic()
-                    _note(timeline[victim], "Promoted again")
-            time.sleep(0.1)
-        if _start_ticks(pid) == born:
-            os.kill(pid, signal.SIGCONT)
+        try:
+            while True:
+                same = _start_ticks(pid) == born
+                elapsed = time.monotonic() - frozen_at
+                # Kept frozen, it stays so until it is gone, however long the
+                # cluster takes to notice (bounded): only SIGKILL can end it.
+                if elapsed >= hold and not (keep_frozen and same):
+                    break
+                assert elapsed < hold + limit, (
+                    f"mariadbd {pid} on {victim} still there {elapsed:.0f} s after "
+                    f"SIGSTOP: {timeline}"
+                )
+                if same and keep_frozen:
+                    os.kill(pid, signal.SIGSTOP)
+                _note(timeline[victim], _proc_state(pid) if same else "gone")
+                if not same and recovered_at is None and time.monotonic() >= next_look:
+                    # A new mariadbd: is the instance Promoted again already?
+                    next_look = time.monotonic() + 0.5
+                    if roles(self.cluster).get(victim) == "Promoted":
+                        recovered_at = time.monotonic()
+                        _note(timeline[victim], "Promoted again")
+                time.sleep(0.1)
+        finally:
+            if _start_ticks(pid) == born:
+                os.kill(pid, signal.SIGCONT)
         thawed_at = time.monotonic()
         self.say(f"SIGCONT after {thawed_at - frozen_at:.1f} s: {timeline}")
         done, seen = self._watch_roles(thawed_at)
