@@ -244,8 +244,7 @@ def _simple_clone(name: str, agent: AgentRef, override: Override | None) -> Clon
 def _haproxy(topology: Topology) -> Clone:
     override = _override(topology, "haproxy")
     if topology.haproxy == "ocf":
-        # The agent is hakit's own (resource-agents 4.12 ships none); the
-        # agent checks refuse it while hakit does not ship it yet.
+        # hakit's own agent: resource-agents 4.12 ships no ocf:heartbeat:haproxy.
         return _simple_clone("haproxy", _hakit("haproxy"), override)
     return _simple_clone("haproxy", AgentRef("systemd", "haproxy"), override)
 
@@ -313,11 +312,11 @@ def _rabbitmq(topology: Topology) -> Clone:
         params=_params((), override),
         ops=_ops(
             override,
-            start=200,
+            start=300,
             stop=120,
             monitor=10,
-            monitor_timeout=40,
-            extra=(Op("notify", 0, 20), Op("monitor", 10, 40)),
+            monitor_timeout=30,
+            extra=(Op("notify", 0, 30), Op("monitor", 10, 30)),
         ),
         description="RabbitMQ cluster member",
         origin="services.rabbitmq",
@@ -326,7 +325,8 @@ def _rabbitmq(topology: Topology) -> Clone:
     meta = _clone_meta(
         override,
         notify="true",
-        ordered="true",
+        # Not ordered: after a full crash every member must start (and
+        # report) at once for the agent to choose who boots first.
         interleave="true",
         **dict(STATEFUL_FAILURE_POLICY),
     )

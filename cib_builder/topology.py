@@ -54,7 +54,7 @@ The format::
     logfile = "/var/log/corosync/corosync.log"
 
     [services]                # every service is optional
-    haproxy = "systemd"       # "systemd" or "ocf"; absent: not deployed
+    haproxy = "ocf"           # "ocf" (ocf:hakit:haproxy) or "systemd"; absent: none
     memcached = "systemd"     # "systemd"; absent: not deployed
     rabbitmq = true           # default false
     opendaylight = true       # default false
@@ -798,7 +798,7 @@ class _Reader:
         if systemd and params.data:
             table.error("params", "systemd resources take no parameters")
         declared: dict[str, Param] = {}
-        if registry.exists(name):
+        if registry.exists(name) and not systemd:
             declared = {param.name: param for param in registry.spec(name).params}
         result: list[tuple[str, str]] = []
         for key in params.data:

@@ -19,6 +19,9 @@ from enum import Enum
 
 from fence_agents._runtime import parse
 from fence_agents._runtime.errors import (
+    ActionTimeoutError,
+    AuthenticationError,
+    DeviceUnreachableError,
     FenceError,
     FenceUsageError,
     UnexpectedPowerStateError,
@@ -48,6 +51,11 @@ EXIT_FAIL = 1
 EXIT_OFF = 2
 POLL = 0.25
 CYCLE_POLL = 0.1
+#: A power request may take this share of its phase; the rest is kept to read
+#: the state back (README, "Deadlines").
+REQUEST_SHARE = 0.6
+#: ... but never less than this many seconds.
+MIN_REQUEST = 1.0
 
 
 class PowerState(Enum):
@@ -179,70 +187,230 @@ def validate_offline(opts: parse.Options) -> None:
             raise FenceUsageError(f"ssl_ca_file: {path} is not a readable file")
 
 
+def phase_deadline(opts: parse.Options) -> Deadline:
+    """The deadline of one power phase: ``power_wait`` + ``power_timeout``.
+
+    A phase is one power request, the pause after it and the reading back of
+    the state; status reads its state within one phase too.
+    """
+    return Deadline(opts.number("power_wait") + opts.number("power_timeout"))
+
+
+def _kept(exc: FenceError) -> bool:
+    """Tell whether reading the state again could not help: stop at once."""
+    return isinstance(exc, (AuthenticationError, FenceUsageError))
+
+
+def _unanswered(exc: FenceError) -> bool:
+    """Tell whether ``exc`` means "no answer": the BMC may still act on it."""
+    return isinstance(exc, (ActionTimeoutError, DeviceUnreachableError))
+
+
 def wait_for(
     device: Device,
     want: PowerState,
-    timeout: float,
+    phase: Deadline,
     poll: float = POLL,
     passed: tuple[PowerState, ...] = (),
-) -> None:
-    """Read the state until it is ``want``; fail after ``timeout`` seconds.
+    *,
+    once: bool = False,
+) -> PowerState:
+    """Read the state until it is ``want``, within ``phase``; return what was read.
+
+    A read the BMC does not answer is tried again while the phase lasts (the
+    adapter paces its retransmissions to what is left); a read the BMC
+    refuses fails at once.  Nothing here runs past the phase's end.
 
     Args:
         device: the open session.
         want: the state to read back.
-        timeout: seconds before giving up.
+        phase: the deadline of the power phase.
         poll: seconds between two reads.
         passed: states that prove ``want`` was reached and left already; only
             the observation of a cycle names any.
+        once: read once, not until the deadline (after a request the BMC
+            refused, the reading only tells whether it was needed).
+
+    Raises:
+        UnexpectedPowerStateError: the phase ended (or ``once``) with another state.
+        FenceError: the state could not be read (the last read's failure).
     """
-    deadline = Deadline(timeout)
     last: PowerState | None = None
+    problem: FenceError | None = None
     while True:
-        # Each read gets its own bound, so the last read can still report.
-        last = device.power_state(Deadline(max(1.0, deadline.remaining())))
-        if last is want or last in passed:
+        if phase.expired():
+            break
+        try:
+            last = device.power_state(phase)
+        except FenceError as exc:
+            if _kept(exc) or not _unanswered(exc):
+                raise
+            problem = exc
+            log.debug("read: %s", exc)
+        else:
+            problem = None
+        if problem is None and last is not None and (last is want or last in passed):
             if last is not want:
                 log.debug("read %s: %s was passed already", last.value, want.value)
-            return
-        if deadline.expired():
-            raise UnexpectedPowerStateError(
-                f"requested {want.value}, the BMC still reports {last.value} "
-                f"after {timeout:g} s"
-            )
-        time.sleep(min(poll, deadline.remaining()))
+            return last
+        if once or phase.expired():
+            break
+        time.sleep(min(poll, phase.remaining()))
+    if last is None:  # never read: the last read's failure says why
+        raise problem or ActionTimeoutError("no time left to read the power state")
+    if once:
+        raise UnexpectedPowerStateError(
+            f"requested {want.value}, the BMC reports {last.value}"
+        )
+    raise UnexpectedPowerStateError(
+        f"requested {want.value}, the BMC still reports {last.value} "
+        f"after {phase.total:g} s"
+    )
+
+
+def _request(device: Device, target: PowerTarget, phase: Deadline) -> FenceError | None:
+    """Send ``target``; None once the BMC accepted it, else why not.
+
+    The request gets at most :data:`REQUEST_SHARE` of the phase: the rest is
+    kept to read the state back, also when the request got no answer (the
+    BMC may have carried it out all the same).
+    """
+    budget = phase.sub(max(MIN_REQUEST, phase.remaining() * REQUEST_SHARE))
+    try:
+        device.request(target, budget)
+    except FenceError as exc:
+        if _kept(exc):
+            raise
+        return exc
+    return None
+
+
+def _read_back(
+    device: Device,
+    want: PowerState,
+    phase: Deadline,
+    failure: FenceError,
+    *,
+    passed: tuple[PowerState, ...] = (),
+    poll: float = POLL,
+    once: bool = False,
+) -> PowerState:
+    """After a failed request: success only if the BMC reports ``want``.
+
+    An unanswered request is read back until the phase ends (the BMC may act
+    late); a refused one is read once (some BMCs refuse what is done already).
+
+    Raises:
+        FenceError: the state was not reached; the message names the
+            request's failure and what was read back.
+    """
+    log.warning("%s; reading the power state back", failure)
+    try:
+        state = wait_for(
+            device, want, phase, poll, passed, once=once or not _unanswered(failure)
+        )
+    except FenceError as exc:
+        if _kept(exc):
+            raise
+        raise type(exc)(f"{failure}; read back: {exc}") from None
+    log.info("%s: the BMC reports %s all the same", failure, state.value)
+    return state
 
 
 def _switch(device: Device, target: PowerTarget, opts: parse.Options) -> None:
+    """One power phase: request, pause, read back until ``target`` is confirmed."""
     want = PowerState.ON if target is PowerTarget.ON else PowerState.OFF
-    device.request(target, Deadline(max(1, opts.number("shell_timeout"))))
-    time.sleep(opts.number("power_wait"))
-    wait_for(device, want, opts.number("power_timeout"))
+    phase = phase_deadline(opts)
+    while True:
+        failure = _request(device, target, phase)
+        if failure is None:
+            time.sleep(min(opts.number("power_wait"), phase.remaining()))
+            wait_for(device, want, phase)
+            return
+        if not _unanswered(failure) or phase.remaining() < 2 * MIN_REQUEST:
+            _read_back(device, want, phase, failure)
+            return
+        # No answer: the request may be lost, or carried out late.  On and
+        # off are idempotent, so read once and, if it is not done, send
+        # again.
+        try:
+            _read_back(device, want, phase, failure, once=True)
+            return
+        except UnexpectedPowerStateError as exc:
+            log.warning("%s; sending power %s again", exc, target.value)
+
+
+def _cycle(device: Device, opts: parse.Options) -> None:
+    """``method=cycle``: seen OFF (or passed), then ON; off and on if unseen.
+
+    A chassis that reads OFF is powered on (IPMI lets a BMC ignore a cycle
+    while off; the node is fenced already).  When the cycle's off half is
+    not seen within the phase (a BMC slower than the cycle, or one that
+    ignored it), the node is powered off and on with verified requests:
+    "ON" after a cycle request alone proves nothing.
+    """
+    phase = phase_deadline(opts)
+    try:
+        # Any state will do; the read gets the request's share of the phase.
+        before: PowerState | None = wait_for(
+            device,
+            PowerState.OFF,
+            phase.sub(max(MIN_REQUEST, phase.remaining() * REQUEST_SHARE)),
+            passed=(PowerState.ON, PowerState.POWERING_ON, PowerState.POWERING_OFF),
+        )
+    except FenceError as exc:
+        if _kept(exc) or not _unanswered(exc):
+            raise
+        # Unknown: cycle all the same; if the chassis was off and the BMC
+        # ignores the cycle, the off half is not seen and off, on follow.
+        log.warning("%s; power cycle sent without knowing the state", exc)
+        before = None
+    if before is PowerState.OFF:
+        log.warning("method=cycle: the chassis reads OFF already; powering it on")
+        _switch(device, PowerTarget.ON, opts)
+        return
+    # "ON" right after the request proves nothing (the BMC may not have
+    # started the cycle): the node must be seen OFF, then ON again.  IPMI
+    # holds a cycle off for at least a second, so a fast poll sees it.
+    # NOTE: observing a cycle keeps its own reading of POWERING_ON.  After
+    # an off request, POWERING_ON means the node is coming back: not off,
+    # never a success.  After a cycle request it is the cycle's second
+    # half: a Redfish BMC (PowerCycle, ForceRestart) may hold the off
+    # phase for less than one poll and go from On (or PoweringOff) to
+    # PoweringOn, which proves the node went through off.  ON must still
+    # follow.
+    failure = _request(device, PowerTarget.CYCLE, phase)
+    try:
+        if failure is None:
+            wait_for(
+                device,
+                PowerState.OFF,
+                phase,
+                poll=CYCLE_POLL,
+                passed=(PowerState.POWERING_ON,),
+            )
+        else:
+            _read_back(
+                device,
+                PowerState.OFF,
+                phase,
+                failure,
+                passed=(PowerState.POWERING_ON,),
+                poll=CYCLE_POLL,
+            )
+    except FenceError as exc:
+        if _kept(exc):
+            raise
+        log.warning("power cycle not seen (%s); powering off and on instead", exc)
+        _switch(device, PowerTarget.OFF, opts)
+        _switch(device, PowerTarget.ON, opts)
+        return
+    wait_for(device, PowerState.ON, phase_deadline(opts))
 
 
 def _reboot(device: Device, opts: parse.Options) -> None:
     if opts.text("method") == "cycle":
-        device.request(
-            PowerTarget.CYCLE, Deadline(max(1, opts.number("shell_timeout")))
-        )
-        # "ON" right after the request proves nothing (the BMC may not have
-        # started the cycle): the node must be seen OFF, then ON again.  IPMI
-        # holds a cycle off for at least a second, so a fast poll sees it.
-        # NOTE: observing a cycle keeps its own reading of POWERING_ON.  After
-        # an off request, POWERING_ON means the node is coming back: not off,
-        # never a success.  After a cycle request it is the cycle's second
-        # half: a Redfish BMC (PowerCycle, ForceRestart) may hold the off
-        # phase for less than one poll and go from On (or PoweringOff) to
-        # PoweringOn, which proves the node went through off.  ON must still
-        # follow.
-        wait_for(
-            device,
-            PowerState.OFF,
-            opts.number("power_timeout"),
-            poll=CYCLE_POLL,
-            passed=(PowerState.POWERING_ON,),
-        )
-        wait_for(device, PowerState.ON, opts.number("power_timeout"))
+        _cycle(device, opts)
         return
     _switch(device, PowerTarget.OFF, opts)
     for attempt in range(1, max(1, opts.number("retry_on")) + 1):
@@ -276,7 +444,7 @@ def run(agent: FenceAgent, opts: parse.Options) -> tuple[int, str]:  # noqa: PLR
     device = agent.open(opts, password, Deadline(max(1, opts.number("login_timeout"))))
     try:
         if action in ("status", "monitor"):
-            state = device.power_state(Deadline(max(1, opts.number("shell_timeout"))))
+            state = device.power_state(phase_deadline(opts))
             if action == "monitor":
                 return EXIT_OK, ""
             if state is PowerState.OFF:

@@ -8,14 +8,21 @@ pyghmi changes how power is read or set).
 
 pyghmi has no login timeout of its own (a BMC that drops the handshake blocks
 the login for minutes), so each call runs in a worker thread that the driver
-abandons at the deadline.  Credentials go to pyghmi as bytes: with str, a
-second session to the same BMC hangs (pyghmi's session cache is keyed
-inconsistently).  No pyghmi exception crosses this module.
+abandons at the deadline.  Commands do not get that far: pyghmi's own
+retransmission is paced to the deadline (:func:`pacing`), so a slow BMC gets
+a wait that grows with every retransmit, the retransmit carries the same IPMI
+sequence number (pyghmi resends the same payload; a BMC may drop it as a
+duplicate), and pyghmi itself gives up before the deadline.  A session that
+gave up is logged in again for the next call, within that call's deadline.
+Credentials go to pyghmi as bytes: with str, a second session to the same
+BMC hangs (pyghmi's session cache is keyed inconsistently).  No pyghmi
+exception crosses this module.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 from fence_agents._runtime.driver import PowerState, PowerTarget
 from fence_agents._runtime.errors import (
@@ -23,6 +30,7 @@ from fence_agents._runtime.errors import (
     AuthenticationError,
     DeviceError,
     DeviceUnreachableError,
+    FenceError,
     FenceUsageError,
 )
 from ha_common import lazylog
@@ -47,6 +55,11 @@ CHASSIS_CONTROL = 2
 CONTROL_DATA = {PowerTarget.OFF: 0, PowerTarget.ON: 1, PowerTarget.CYCLE: 2}
 #: pyghmi's completion code for "no answer after its retries".
 NO_ANSWER = 0xFFFF
+#: The shortest first wait for an answer; each retransmit waits a second more
+#: (pyghmi's rule), so a BMC that takes 1.5 s is retransmitted to once at most.
+FIRST_WAIT = 1.0
+#: Kept between pyghmi giving up and the deadline, for the worker to return.
+GRACE = 0.25
 #: Bridging (IPMI 2.0 section 22.7): a request for another IPMB address goes
 #: inside a Send Message (application netfn 6, command 0x34) to the BMC at
 #: this address; the BMC's own answer only says whether it could pass it on.
@@ -69,6 +82,27 @@ def _classify(message: str) -> type[Exception]:
     return DeviceError
 
 
+def pacing(budget: float, floor: float = FIRST_WAIT) -> tuple[float, float]:
+    """Return pyghmi's ``timeout`` and ``maxtimeout`` for a ``budget`` in seconds.
+
+    pyghmi (``Session._timedout``) waits ``timeout`` seconds for the answer,
+    then retransmits the same payload and waits one second more each time;
+    it gives up once the next wait would exceed ``maxtimeout``.  The first
+    wait is chosen so that as many sends as fit (the first wait at least
+    ``floor``, the BMC's pace) end exactly at ``budget``: n sends wait
+    ``n * first + n * (n - 1) / 2`` seconds in all.
+
+    Returns:
+        (first wait, maxtimeout), both in seconds.
+    """
+    budget = max(0.05, budget)
+    sends = 1
+    while (sends + 1) * floor + sends * (sends + 1) / 2 <= budget:
+        sends += 1
+    first = (budget - sends * (sends - 1) / 2) / sends
+    return first, first + sends - 1 + 0.5
+
+
 def _call(what: str, func: Callable[[], T], deadline: Deadline) -> T:
     """Run ``func`` in a thread; give up at the deadline."""
     result: dict[str, Any] = {}
@@ -80,11 +114,12 @@ def _call(what: str, func: Callable[[], T], deadline: Deadline) -> T:
             result["error"] = exc
 
     worker = threading.Thread(target=target, name=f"ipmi-{what}", daemon=True)
+    waited = max(0.01, deadline.remaining())
     worker.start()
-    worker.join(max(0.01, deadline.remaining()))
+    worker.join(waited)
     if worker.is_alive():
         raise ActionTimeoutError(
-            f"{what}: no answer from the BMC within {deadline.total:g} s"
+            f"{what}: no answer from the BMC within {waited:.3g} s"
         )
     if "error" in result:
         exc = result["error"]
@@ -94,12 +129,49 @@ def _call(what: str, func: Callable[[], T], deadline: Deadline) -> T:
 
 
 class IpmiSession:
-    """One logged-in pyghmi session."""
+    """One logged-in pyghmi session (logged in again after pyghmi gave up)."""
 
-    def __init__(self, session: Any, bridge: dict[str, int] | None) -> None:
-        """Wrap a logged-in ``pyghmi.ipmi.private.session.Session``."""
+    def __init__(
+        self,
+        session: Any,
+        bridge: dict[str, int] | None,
+        login: Callable[[Deadline], Any] | None = None,
+    ) -> None:
+        """Wrap a logged-in ``pyghmi.ipmi.private.session.Session``.
+
+        ``login`` logs in again within a deadline and returns the new
+        session; without it a broken session stays broken.
+        """
         self.session = session
         self.bridge = bridge
+        self._login = login
+        #: Seconds the BMC took to answer the last command: the next one is
+        #: not retransmitted before twice that (a slow BMC is not flooded
+        #: with retransmits it may carry out once more each).
+        self.pace = 0.0
+
+    def _usable(self, what: str, deadline: Deadline) -> Any:
+        """The session, logged in again if pyghmi gave it up."""
+        if not getattr(self.session, "broken", False) or self._login is None:
+            return self.session
+        log.info("%s: the last command got no answer; logging in again", what)
+        self.session = self._login(deadline)
+        return self.session
+
+    def _raw(
+        self, session: Any, command: int, data: tuple[int, ...], budget: float
+    ) -> Any:
+        """Run in the worker: pace pyghmi's retransmission to ``budget``, send."""
+        first, most = pacing(budget, max(FIRST_WAIT, 2 * self.pace))
+        session.timeout = first
+        session.maxtimeout = most
+        # No hidden relogin that would send the request again in another
+        # session (1.6 has one left after login): on no answer pyghmi answers
+        # "timeout", and _usable logs in again for the next call.
+        session.logontries = 0
+        return session.raw_command(
+            netfn=CHASSIS_NETFN, command=command, data=data, bridge_request=self.bridge
+        )
 
     def _chassis(
         self, what: str, command: int, data: tuple[int, ...], deadline: Deadline
@@ -110,16 +182,37 @@ class IpmiSession:
         """
         if self.bridge is not None:
             what = f"{what} via IPMB target 0x{self.bridge['addr']:02x}"
-        answer = _call(
-            what,
-            lambda: self.session.raw_command(
-                netfn=CHASSIS_NETFN,
-                command=command,
-                data=data,
-                bridge_request=self.bridge,
-            ),
-            deadline,
-        )
+        session = self._usable(what, deadline)
+        budget = deadline.remaining() - GRACE
+        if budget <= 0:
+            raise ActionTimeoutError(f"{what}: no time left")
+        if budget < self.pace:
+            # Sent now, the answer would come too late, and the session
+            # would be given up for it.
+            raise ActionTimeoutError(
+                f"{what}: {budget:.1f} s left, the BMC takes {self.pace:.1f} s"
+            )
+        first = pacing(budget, max(FIRST_WAIT, 2 * self.pace))[0]
+        began = time.monotonic()
+        try:
+            answer = _call(
+                what, lambda: self._raw(session, command, data, budget), deadline
+            )
+        except ActionTimeoutError:
+            # The worker still owns the session: never reuse it.
+            self._abandon(session)
+            raise
+        except FenceError:
+            if getattr(session, "broken", False):  # pyghmi gave up: no answer
+                raise ActionTimeoutError(
+                    f"{what}: no answer from the BMC within {budget:.1f} s"
+                ) from None
+            raise
+        if isinstance(answer, dict) and answer.get("code") != NO_ANSWER:
+            took = time.monotonic() - began
+            # Answered before the first retransmit: the BMC's own time.
+            # Later: at least the first wait (or a packet was lost).
+            self.pace = took if took < first else max(self.pace, first)
         if not isinstance(answer, dict):
             raise DeviceError(f"{what}: no answer from the BMC")
         error = answer.get("error")
@@ -127,7 +220,9 @@ class IpmiSession:
             _check_delivered(what, answer)
         if error:
             if answer.get("code") == NO_ANSWER:
-                raise DeviceUnreachableError(f"{what}: the BMC stopped answering")
+                raise ActionTimeoutError(
+                    f"{what}: no answer from the BMC within {budget:.1f} s"
+                )
             raise DeviceError(f"{what}: the BMC answered {error}")
         if (answer.get("netfn"), answer.get("command")) != (CHASSIS_NETFN + 1, command):
             raise DeviceError(f"{what}: the BMC answered another command")
@@ -143,13 +238,11 @@ class IpmiSession:
     def request(self, target: PowerTarget, deadline: Deadline) -> None:
         """Send the chassis control request (the driver reads the state back).
 
-        As pyghmi's ``set_power`` did: on and off are sent only when the power
-        is not already in that state; a cycle is always sent.
+        It is sent without reading the state first (pyghmi's ``set_power``
+        did): on a BMC that takes seconds per request, that read would eat
+        the phase; off when off and on when on change nothing, and a BMC
+        that refuses them is read back by the driver.
         """
-        if target is not PowerTarget.CYCLE:
-            want = PowerState.ON if target is PowerTarget.ON else PowerState.OFF
-            if self.power_state(deadline) is want:
-                return
         self._chassis(
             f"power {target.value}",
             CHASSIS_CONTROL,
@@ -157,8 +250,17 @@ class IpmiSession:
             deadline,
         )
 
+    def _abandon(self, session: Any) -> None:
+        """Mark ``session`` broken so that the next call logs in again."""
+        try:
+            session.broken = True
+        except AttributeError:  # pragma: no cover - pyghmi's own attribute
+            pass
+
     def close(self) -> None:
         """Log out, so the BMC frees the session (it has a handful of them)."""
+        if getattr(self.session, "broken", False):
+            return
         try:
             _call("logout", self.session.logout, Deadline(1.0))
         except Exception as exc:  # noqa: BLE001 - logout failure changes nothing
@@ -240,6 +342,16 @@ def _session_class(base: Any) -> Any:
             self.process_pktqueue()
             return super().awaitresponse(retry, *args)
 
+        def logout(self, sessionok: bool = True) -> Any:
+            # NOTE: when pyghmi gives up on a command, it logs out with
+            # sessionok=False from inside that command, and its logout first
+            # waits out the command's own time slot (``incommand``, about a
+            # second past the last retransmit's wait): the answer would come
+            # after the deadline.  Nothing more will come for that command.
+            if not sessionok:
+                self.incommand = False
+            return super().logout(sessionok)
+
     return PromptSession
 
 
@@ -261,16 +373,19 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> IpmiSessio
     # pyghmi's default keepalive stays on, as pyghmi's Command left it: a long
     # power_wait must not let the BMC drop the session between two commands.
     session_class = _session_class(session.Session)
-    logged_in = _call(
-        "login",
-        lambda: session_class(
-            bmc=opts.text("ip"),
-            userid=opts.text("username").encode(),
-            password=password.encode(),
-            port=opts.number("ipport"),
-            kg=kg,
-            privlevel=privlevel,
-        ),
-        deadline,
-    )
-    return IpmiSession(logged_in, bridge)
+
+    def login(deadline: Deadline) -> Any:
+        return _call(
+            "login",
+            lambda: session_class(
+                bmc=opts.text("ip"),
+                userid=opts.text("username").encode(),
+                password=password.encode(),
+                port=opts.number("ipport"),
+                kg=kg,
+                privlevel=privlevel,
+            ),
+            deadline,
+        )
+
+    return IpmiSession(login(deadline), bridge, login)

@@ -60,6 +60,8 @@ POWER_STATES = {
     "PoweringOff": PowerState.POWERING_OFF,
 }
 TASK_POLL = 0.5
+#: A request is not started with less time than this left.
+MIN_TIMEOUT = 0.05
 #: TaskState values of a task still under way; Completed is the good end,
 #: anything else (Exception, Killed, Cancelled) a failure.
 TASK_UNDER_WAY = (
@@ -202,7 +204,6 @@ class RedfishSession:
         client: Any,
         system: str,
         timeout: float,
-        task_timeout: float = 20,
         where: str = "the BMC",
     ) -> None:
         """Wrap a redfish client bound to ``system``.
@@ -210,16 +211,14 @@ class RedfishSession:
         Args:
             client: the library's client, logged in.
             system: the System's URI.
-            timeout: seconds for one request.
-            task_timeout: power_timeout, which bounds the wait for a reset's
-                task: the task is the power change under way, not part of
-                the request.
+            timeout: seconds for the logout request (every other request
+                gets what is left of its deadline; a reset's task is followed
+                within the reset's deadline).
             where: the BMC's ``host:port``, for messages.
         """
         self.client = client
         self.system = system
         self.timeout = timeout
-        self.task_timeout = task_timeout
         self.where = where
         #: The System's Actions, from the first GET of it in this run.
         self._actions: dict[str, Any] | None = None
@@ -242,9 +241,11 @@ class RedfishSession:
         """
         what = f"{method} {path}"
         for attempt in (1, 2):
-            if deadline.expired():
+            # The library's timeout is what is left of the deadline (never
+            # more), and its own retries are off: the driver reads back.
+            timeout = round(deadline.remaining(), 2)
+            if timeout < MIN_TIMEOUT:
                 raise ActionTimeoutError(f"{what}: out of time")
-            timeout = max(1, deadline.remaining())
             try:
                 if method == "POST":
                     return self.client.post(
@@ -323,7 +324,7 @@ class RedfishSession:
             raise DeviceError(f"POST {reset}: HTTP {resp.status}{_message(resp)}")
         monitor = resp.getheader("Location") if resp.status == 202 else None
         if monitor:
-            self._follow(monitor, reset, Deadline(max(1, self.task_timeout)))
+            self._follow(monitor, reset, deadline)
 
     def _follow(self, monitor: str, reset: str, deadline: Deadline) -> None:
         """Poll the task monitor until the task has ended.
@@ -586,9 +587,7 @@ def open_session(opts: Options, password: str, deadline: Deadline) -> RedfishSes
         raise _translate("connect", exc, where, timeout) from None
     client._session.trust_env = False  # REQUESTS_CA_BUNDLE must not override
     _pass_failures_through(client._session)
-    session = RedfishSession(
-        client, "", timeout, opts.number("power_timeout"), where=where
-    )
+    session = RedfishSession(client, "", timeout, where=where)
     _login(session, opts, password, _service_root(session, prefix, deadline))
     try:
         session.system = _choose_system(session, opts, deadline)

@@ -181,3 +181,49 @@ def clear_promotion(
 ) -> None:
     """Remove the promotion score of ``resource`` on ``node``."""
     delete_attr(promotion_attr(resource), node, deadline)
+
+
+def expiry(text: str) -> float | None:
+    """An override's expiry time: seconds since the epoch, or ISO 8601 (UTC default)."""
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    from datetime import datetime, timezone  # noqa: PLC0415
+
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def forced_node(
+    name: str, max_seconds: int, deadline: Deadline | None = None
+) -> tuple[str | None, str]:
+    """The node an operator's time-limited override attribute ``name`` names.
+
+    The value of the transient attribute is an expiry time (see
+    :func:`expiry`) at most ``max_seconds`` ahead.  Returns the one node
+    with a valid override (None when there is none, or several), and a note
+    saying which overrides were ignored and why.
+    """
+    import time  # noqa: PLC0415
+
+    values = query_all(name, deadline)
+    now = time.time()
+    valid, notes = [], []
+    for node, text in sorted(values.items()):
+        until = expiry(text)
+        if until is None:
+            notes.append(f"{name} on {node} has no valid expiry ({text!r})")
+        elif until <= now:
+            notes.append(f"{name} on {node} expired")
+        elif until > now + max_seconds:
+            notes.append(f"{name} on {node} expires more than {max_seconds} s ahead")
+        else:
+            valid.append(node)
+    if len(valid) > 1:
+        return None, f"{name} is set on several nodes ({', '.join(valid)})"
+    return (valid[0] if valid else None), "; ".join(notes)

@@ -37,6 +37,44 @@ def http_status(
     Raises:
         HttpProbeError: no connection, no answer within ``timeout``, or not HTTP.
     """
+    return _get(host, port, path, timeout, scheme, "", whole=False)[0]
+
+
+def http_get(
+    host: str,
+    port: int,
+    path: str,
+    timeout: float,
+    *,
+    scheme: str = "http",
+    authorization: str = "",
+    limit: int = 1 << 20,
+) -> tuple[int, bytes]:
+    """Send ``GET path`` and return the status and the body (at most ``limit``).
+
+    ``authorization`` is the value of an ``Authorization`` header; it is
+    never logged nor put in an error message.  As with :func:`http_status`,
+    an https certificate is not verified: use it for local services only.
+
+    Raises:
+        HttpProbeError: no connection, no answer within ``timeout``, or not HTTP.
+    """
+    return _get(
+        host, port, path, timeout, scheme, authorization, whole=True, limit=limit
+    )
+
+
+def _get(  # noqa: PLR0913, PLR0917 - the two public forms share one exchange
+    host: str,
+    port: int,
+    path: str,
+    timeout: float,
+    scheme: str,
+    authorization: str,
+    *,
+    whole: bool,
+    limit: int = 4096,
+) -> tuple[int, bytes]:
     end = time.monotonic() + timeout
     try:
         sock = socket.create_connection((host, port), timeout=max(0.05, timeout))
@@ -56,11 +94,12 @@ def http_status(
         request = (
             f"GET {path} HTTP/1.0\r\nHost: {hostport}\r\n"
             "User-Agent: hakit-monitor\r\nAccept: application/json\r\n"
-            "Connection: close\r\n\r\n"
+            + (f"Authorization: {authorization}\r\n" if authorization else "")
+            + "Connection: close\r\n\r\n"
         )
-        sock.sendall(request.encode("ascii"))
+        sock.sendall(request.encode("latin-1"))
         data = b""
-        while b"\r\n" not in data and len(data) < 4096:
+        while (whole or b"\r\n" not in data) and len(data) < limit:
             sock.settimeout(max(0.05, end - time.monotonic()))
             chunk = sock.recv(4096)
             if not chunk:
@@ -74,11 +113,12 @@ def http_status(
         raise HttpProbeError(f"{host}:{port}: {exc.strerror or exc}") from None
     finally:
         sock.close()
-    line = data.split(b"\r\n", 1)[0].decode("latin-1")
+    head, _, body = data.partition(b"\r\n\r\n")
+    line = head.split(b"\r\n", 1)[0].decode("latin-1")
     parts = line.split()
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
         raise HttpProbeError(f"{host}:{port} did not answer HTTP (got {line[:40]!r})")
-    return int(parts[1])
+    return int(parts[1]), body
 
 
 def http_problem(

@@ -14,7 +14,11 @@ if TYPE_CHECKING:
     from ocf_agents._runtime.spec import AgentSpec
 
 #: Agents with a declaration module of their own (``SPEC``).
-AGENTS: dict[str, str] = {"galera": "ocf_agents.galera.spec"}
+AGENTS: dict[str, str] = {
+    "galera": "ocf_agents.galera.spec",
+    "haproxy": "ocf_agents.haproxy.spec",
+    "rabbitmq": "ocf_agents.rabbitmq.spec",
+}
 #: The module that declares every OpenStack service agent (``SPECS[name]``).
 OPENSTACK = "ocf_agents.openstack.spec"
 

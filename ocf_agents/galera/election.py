@@ -9,8 +9,6 @@ and sets the promotion scores Pacemaker acts on.
 
 from __future__ import annotations
 
-import time
-
 from ha_common import lazylog
 from ocf_agents._runtime import cluster, proc, statefile
 from ocf_agents._runtime.context import ActionContext
@@ -74,38 +72,11 @@ def decide(cfg: Config, ctx: ActionContext) -> tuple[Decision, str]:
 
 def _forced(cfg: Config, ctx: ActionContext) -> tuple[str | None, str]:
     """The node an operator allowed to bootstrap, and a note when ignored."""
-    values = cluster.query_all(member.attr(ctx, ATTR_FORCE), ctx.deadline)
-    now = time.time()
-    limit = cfg.get_int("force_bootstrap_max")
-    valid, notes = [], []
-    for node, text in sorted(values.items()):
-        expiry = _expiry(text)
-        if expiry is None:
-            notes.append(f"force-bootstrap on {node} has no valid expiry ({text!r})")
-        elif expiry <= now:
-            notes.append(f"force-bootstrap on {node} expired")
-        elif expiry > now + limit:
-            notes.append(f"force-bootstrap on {node} expires more than {limit} s ahead")
-        else:
-            valid.append(node)
-    if len(valid) > 1:
-        return None, f"force-bootstrap is set on several nodes ({', '.join(valid)})"
-    return (valid[0] if valid else None), "; ".join(notes)
-
-
-def _expiry(text: str) -> float | None:
-    text = text.strip()
-    if text.isdigit():
-        return float(text)
-    from datetime import datetime, timezone  # noqa: PLC0415
-
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    node, note = cluster.forced_node(
+        member.attr(ctx, ATTR_FORCE), cfg.get_int("force_bootstrap_max"), ctx.deadline
+    )
+    prefix = member.attr(ctx, ATTR_FORCE)
+    return node, note.replace(prefix, "force-bootstrap")
 
 
 def _reports(ctx: ActionContext) -> dict[str, Report]:

@@ -451,19 +451,22 @@ def test_build_patch_against_a_given_cib(tmp_path):
     assert "hakit-galera-clone" in empty.read_text()
 
 
-def with_rabbitmq(tmp_path: Path) -> Path:
+def with_opendaylight(tmp_path: Path) -> Path:
     marker = 'memcached = "systemd"'
-    path = tmp_path / "rabbit.toml"
-    path.write_text(EXAMPLE.read_text().replace(marker, f"{marker}\nrabbitmq = true"))
+    path = tmp_path / "odl.toml"
+    path.write_text(
+        EXAMPLE.read_text().replace(marker, f"{marker}\nopendaylight = true")
+    )
     return path
 
 
 @pytest.mark.parametrize("command", ["build", "check"])
 def test_cli_an_agent_hakit_does_not_ship_exits_1_naming_the_field(tmp_path, command):
-    result = invoke(command, str(with_rabbitmq(tmp_path)))
+    result = invoke(command, str(with_opendaylight(tmp_path)))
     assert result.exit_code == 1, result.output
-    assert "HK501 error hakit-rabbitmq (services.rabbitmq): ocf:hakit:rabbitmq" in (
-        result.stderr
+    assert (
+        "HK501 error hakit-opendaylight (services.opendaylight): "
+        "ocf:hakit:opendaylight" in result.stderr
     )
     assert result.stdout == "" or not result.stdout.startswith("ok")
 

@@ -88,6 +88,22 @@ def install_redfish_agent(python: str) -> Path:
     return Path("/usr/sbin/fence_hakit_redfish")
 
 
+def install_private(root: Path, redfish_python: str | None = None) -> Path:
+    """Install hakit under ``root`` only; return the directory of the fence agents.
+
+    The library goes to ``root/lib``, the launchers to ``root/sbin`` (and
+    ``bin``, ``ocf``): nothing in the live system changes, so tests that only
+    run fence agents do not race another test run for ``/usr/sbin``.  With
+    ``redfish_python`` fence_hakit_redfish runs under that interpreter.
+    """
+    dirs = ("--libdir", str(root / "lib"), "--sbindir", str(root / "sbin"))
+    dirs += ("--bindir", str(root / "bin"), "--ocf-root", str(root / "ocf"))
+    run_installer(*dirs)
+    if redfish_python:
+        run_installer(*dirs, "--only", "fence_hakit_redfish", python=redfish_python)
+    return root / "sbin"
+
+
 def agent_path(name: str) -> Path:
     """The installed launcher of agent ``name``."""
     return AGENT_DIR / name
@@ -186,7 +202,11 @@ def run_fence(
 
 
 def run_redfish_fence(
-    emulator: Any, action: str | None, **extra: object
+    emulator: Any,
+    action: str | None,
+    *,
+    agent: str | Path = "/usr/sbin/fence_hakit_redfish",
+    **extra: object,
 ) -> tuple[int, str, str, float]:
     """Run the installed fence_hakit_redfish against a lab emulator (stdin options).
 
@@ -205,4 +225,4 @@ def run_redfish_fence(
         "nodename": "ctl3",
         **extra,
     }
-    return run_fence("/usr/sbin/fence_hakit_redfish", options)
+    return run_fence(agent, options)

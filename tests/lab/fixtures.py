@@ -259,6 +259,20 @@ def installed_agents(request: pytest.FixtureRequest) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def private_agents(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hakit's fence agents installed in a private directory; return it.
+
+    The launchers run under the system python3 like the packaged ones (the
+    Redfish agent under this virtualenv's, which has the DMTF library), and
+    nothing in the live system changes: use it for tests that only run
+    fence agents.
+    """
+    from .agents import install_private  # noqa: PLC0415
+
+    return install_private(tmp_path_factory.mktemp("hakit-private"), sys.executable)
+
+
 def _started_redfish(workdir: Path, systems: int) -> RedfishEmulator:
     """Start an emulator on a free port; two retries in case the port got taken."""
     reason = redfish_missing()

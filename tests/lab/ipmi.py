@@ -33,6 +33,18 @@ fault files (:meth:`set_fault`, :meth:`clear_faults`)
     code 0xff.  ``fail_status``: every status request fails with 0xff.
     ``slow_seconds``: the BMC sleeps that many seconds before answering a
     chassis request; both BMCs are single threaded, so it stalls them whole.
+    The pyghmi BMC only: ``late_seconds``: it carries a chassis request out
+    at once and sleeps that long before answering; ``drop_answers``: the
+    next N chassis requests are carried out but not answered
+    (``drop_control_answers``: the next N Chassis Control requests);
+    ``drop_duplicates``: a retransmitted request (same session, IPMI
+    sequence number and data) is answered again without being carried out
+    again.  Without it, the pyghmi BMC carries a retransmit out twice, as
+    pyghmi's stock server does.
+``transitions``
+    one line per power change the BMC wrote (wall-clock time, ``1``/``0``);
+    the pyghmi BMC only (ipmi_sim's chassis-control script writes ``power``
+    itself).
 
 Every child runs in its own session under ``setpriv --pdeathsig KILL``: it
 dies with the thread that started it (the pytest main thread) even when the
@@ -71,7 +83,24 @@ ADMIN_PASSWORD = "adminpass"  # noqa: S105 - lab credential
 OPERATOR_USER = "operator"
 OPERATOR_PASSWORD = "operpass"  # noqa: S105 - lab credential
 
-FAULTS = ("stuck_on", "fail_control", "fail_status", "slow_seconds")
+FAULTS = (
+    "stuck_on",
+    "fail_control",
+    "fail_status",
+    "slow_seconds",
+    # The pyghmi BMC only:
+    "late_seconds",
+    "drop_answers",
+    "drop_control_answers",
+    "drop_duplicates",
+)
+#: Faults whose value is a number (seconds, or a count), not a switch.
+NUMERIC_FAULTS = (
+    "slow_seconds",
+    "late_seconds",
+    "drop_answers",
+    "drop_control_answers",
+)
 
 IPMI_SIM = "/usr/bin/ipmi_sim"
 IPMITOOL = "/usr/bin/ipmitool"
@@ -169,18 +198,43 @@ class _StateFiles:
             return False
 
     def write_power(self, on: bool) -> None:
+        was = self.read_power() if self.power_file.exists() else None
         tmp = self.dir / f"power.tmp.{os.getpid()}.{threading.get_ident()}"
         tmp.write_text("1\n" if on else "0\n")
         os.replace(tmp, self.power_file)
+        if was is not None and was != on:
+            with open(self.dir / "transitions", "a") as handle:
+                handle.write(f"{time.time():.3f} {1 if on else 0}\n")
+
+    def transitions(self) -> list[tuple[float, bool]]:
+        """Power changes written by the BMC process (wall clock, new power)."""
+        try:
+            lines = (self.dir / "transitions").read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        return [(float(t), v == "1") for t, v in (x.split() for x in lines if x)]
 
     def fault(self, name: str) -> bool:
         return (self.dir / name).exists()
 
-    def slow_seconds(self) -> float:
+    def number(self, name: str) -> float:
         try:
-            return float((self.dir / "slow_seconds").read_text().strip() or 0)
+            return float((self.dir / name).read_text().strip() or 0)
         except (FileNotFoundError, ValueError):
             return 0.0
+
+    def slow_seconds(self) -> float:
+        return self.number("slow_seconds")
+
+    def take(self, name: str) -> bool:
+        """Use up one of a counted fault (``drop_answers``); False when none is left."""
+        left = int(self.number(name))
+        if left <= 0:
+            return False
+        tmp = self.dir / f"{name}.tmp.{os.getpid()}.{threading.get_ident()}"
+        tmp.write_text(f"{left - 1}\n")
+        os.replace(tmp, self.dir / name)
+        return True
 
     def set_fault(self, name: str, value: bool | float | str) -> None:
         if name not in FAULTS:
@@ -189,7 +243,7 @@ class _StateFiles:
         if value is False or value is None:
             path.unlink(missing_ok=True)
             return
-        text = str(float(value)) if name == "slow_seconds" else "1"
+        text = str(float(value)) if name in NUMERIC_FAULTS else "1"
         tmp = self.dir / f"{name}.tmp.{os.getpid()}"
         tmp.write_text(text + "\n")
         os.replace(tmp, path)
@@ -288,6 +342,11 @@ class _Chassis:
     def history(self) -> list[str]:
         """Return the chassis requests received since the last start, oldest first."""
         return self._state.history()
+
+    @property
+    def transitions(self) -> list[tuple[float, bool]]:
+        """Return the power changes the BMC made: (wall-clock time, power on)."""
+        return self._state.transitions()
 
     def clear_history(self) -> None:
         """Forget the requests received so far."""

@@ -144,6 +144,23 @@ def _refuse_suite_17(serversession: Any) -> None:
     )
 
 
+def _route_new_logins(serversession: Any) -> None:
+    """Let pyghmi's server take a new login from a client it has a session with.
+
+    A client that logs in again from the same UDP port (pyghmi does, after
+    giving a session up) sends its sessionless packets to the old
+    ``ServerSession``, which has no ``sessionless_data`` and crashes the
+    server's loop (pyghmi 1.5.34).  The BMC itself handles them.
+    """
+    if hasattr(serversession.ServerSession, "sessionless_data"):
+        return
+
+    def sessionless_data(self: Any, data: Any, sockaddr: Any) -> Any:
+        return self.bmc.sessionless_data(data, sockaddr)
+
+    serversession.ServerSession.sessionless_data = sessionless_data
+
+
 _DIRECTIVES = {0: "power 0", 1: "power 1", 2: "cycle 1", 3: "reset 1", 4: "diag 1"}
 _DIRECTIVES[5] = "shutdown 1"
 
@@ -172,28 +189,74 @@ def _make_bmc_class(config: Mapping[str, Any]) -> Any:
                 timers.append(timer)
                 timer.start()
 
+    #: The last request carried out: its key and its answer, for a BMC that
+    #: answers a retransmit again instead of carrying it out twice.
+    last: dict[str, Any] = {}
+
+    class _Answer:
+        """Stands in for the session while a handler runs: keeps its answer."""
+
+        def __init__(self) -> None:
+            self.kwargs: dict[str, Any] = {}
+
+        def send_ipmi_response(self, data: Any = (), code: int = 0) -> None:
+            self.kwargs = {"data": list(data), "code": code}
+
     class LabBmc(pyghmi_bmc.Bmc):  # type: ignore[misc]
         """Chassis power in a state file, with faults and delayed power changes."""
 
-        def _slow(self) -> None:
+        def _serve(self, what: str, request: Any, session: Any, handler: Any) -> None:
+            """Record, stall, dedupe, run ``handler``, answer late or not at all."""
+            state.record(what)
             seconds = state.slow_seconds()
             if seconds > 0:
                 time.sleep(seconds)
+            # pyghmi's server session holds the request's IPMI sequence number.
+            key = (
+                id(session),
+                getattr(session, "seqlun", None),
+                request.get("netfn"),
+                request.get("command"),
+                tuple(request.get("data") or ()),
+            )
+            fresh = time.monotonic() - last.get("at", -60.0) < 30
+            if state.fault("drop_duplicates") and last.get("key") == key and fresh:
+                state.record(f"retransmit of {what}: answered again")
+                session.send_ipmi_response(**last["answer"])
+                return
+            answer = _Answer()
+            handler(answer)
+            last.update(key=key, answer=answer.kwargs, at=time.monotonic())
+            late = state.number("late_seconds")
+            if late > 0:
+                time.sleep(late)
+            control = request.get("command") == 2
+            if state.take("drop_answers") or (
+                control and state.take("drop_control_answers")
+            ):
+                state.record(f"answer to {what} dropped")
+                return
+            session.send_ipmi_response(**answer.kwargs)
 
         def get_chassis_status(self, session: Any) -> Any:
-            state.record("get power")
-            self._slow()
-            if state.fault("fail_status"):
-                return session.send_ipmi_response(code=0xFF)
-            return super().get_chassis_status(session)
+            def handler(answer: Any) -> Any:
+                if state.fault("fail_status"):
+                    return answer.send_ipmi_response(code=0xFF)
+                return pyghmi_bmc.Bmc.get_chassis_status(self, answer)
+
+            request = {"netfn": 0, "command": 1, "data": ()}
+            self._serve("get power", request, session, handler)
 
         def control_chassis(self, request: Any, session: Any) -> Any:
             data = request.get("data") or [None]
-            state.record("set " + _DIRECTIVES.get(data[0], f"unknown {data[0]}"))
-            self._slow()
-            if state.fault("fail_control"):
-                return session.send_ipmi_response(code=0xFF)
-            return super().control_chassis(request, session)
+            what = "set " + _DIRECTIVES.get(data[0], f"unknown {data[0]}")
+
+            def handler(answer: Any) -> Any:
+                if state.fault("fail_control"):
+                    return answer.send_ipmi_response(code=0xFF)
+                return pyghmi_bmc.Bmc.control_chassis(self, request, answer)
+
+            self._serve(what, request, session, handler)
 
         def get_power_state(self) -> str:
             return "on" if state.read_power() else "off"
@@ -230,6 +293,7 @@ def _serve_pyghmi_bmc(config_path: str) -> int:
 
     config = json.loads(Path(config_path).read_text())
     _refuse_suite_17(serversession)
+    _route_new_logins(serversession)
     bmc = _make_bmc_class(config)(
         config["users"], port=config["port"], address=config["address"]
     )
@@ -239,7 +303,10 @@ def _serve_pyghmi_bmc(config_path: str) -> int:
     sys.stdout.flush()
     parent = config["parent_pid"]
     while os.getppid() == parent:  # pdeathsig's backstop
-        ipmisession.Session.wait_for_rsp(timeout=0.5)
+        try:
+            ipmisession.Session.wait_for_rsp(timeout=0.5)
+        except Exception as exc:  # noqa: BLE001 - one bad packet must not end the BMC
+            print(f"pyghmi BMC: {type(exc).__name__}: {exc}", file=sys.stderr)
     return 0
 
 

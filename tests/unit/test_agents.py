@@ -67,7 +67,6 @@ def test_the_shipped_topologies_name_only_real_agents_and_parameters(path):
 @pytest.mark.parametrize(
     ("line", "rsc_id", "field", "agent"),
     [
-        ("rabbitmq = true", "hakit-rabbitmq", "services.rabbitmq", "rabbitmq"),
         (
             "opendaylight = true",
             "hakit-opendaylight",
@@ -88,12 +87,21 @@ def test_hk501_an_agent_hakit_does_not_ship_names_resource_and_field(
     assert "galera" in problem.message  # what it does ship
 
 
-def test_hk501_haproxy_under_ocf_needs_an_agent_hakit_does_not_ship_yet():
+def test_haproxy_under_ocf_is_hakits_own_agent_and_clean():
+    cib = build(EXAMPLE.read_text().replace('haproxy = "systemd"', 'haproxy = "ocf"'))
+    assert agents.check_declared(cib) == []
+    agent = prim(cib, "hakit-haproxy").agent
+    assert (agent.standard, agent.provider, agent.type) == ("ocf", "hakit", "haproxy")
+
+
+def test_a_parameter_the_haproxy_agent_does_not_declare_is_refused():
     text = EXAMPLE.read_text().replace('haproxy = "systemd"', 'haproxy = "ocf"')
-    (problem,) = agents.check_declared(build(text))
-    assert problem.code == "HK501"
-    assert problem.subject == "hakit-haproxy"
-    assert "ocf:hakit:haproxy" in problem.message
+    text = text.replace(
+        "[services.galera]",
+        '[overrides.haproxy]\nparams = { conf = "/etc/h.cfg" }\n\n[services.galera]',
+    )
+    with pytest.raises(topology.TopologyError, match="did you mean 'config'"):
+        build(text)
 
 
 def test_hk501_an_unknown_hakit_fence_agent(example):
@@ -107,7 +115,9 @@ def test_hk501_an_unknown_hakit_fence_agent(example):
 def test_a_build_with_an_unshipped_agent_is_not_ok(tmp_path):
     marker = 'memcached = "systemd"'
     path = tmp_path / "t.toml"
-    path.write_text(EXAMPLE.read_text().replace(marker, f"{marker}\nrabbitmq = true"))
+    path.write_text(
+        EXAMPLE.read_text().replace(marker, f"{marker}\nopendaylight = true")
+    )
     result = pipeline.build(path)
     assert not result.ok
     assert "HK501" in codes(list(result.problems))

@@ -9,8 +9,17 @@ from __future__ import annotations
 import pytest
 
 from fence_agents._runtime.driver import PowerTarget
-from fence_agents._runtime.errors import DeviceError, DeviceUnreachableError
-from fence_agents.ipmi.device import IpmiSession, _session_class
+from fence_agents._runtime.errors import (
+    ActionTimeoutError,
+    DeviceError,
+)
+from fence_agents.ipmi.device import (
+    FIRST_WAIT,
+    GRACE,
+    IpmiSession,
+    _session_class,
+    pacing,
+)
 from ha_common.deadline import Deadline
 
 # -- IPMI: pyghmi's session.raw_command ---------------------------------------
@@ -64,10 +73,12 @@ def test_ipmi_chassis_control_data(target, data):
     assert controls(session) == [data]
 
 
-def test_ipmi_no_control_when_already_in_the_state():
+def test_ipmi_control_is_sent_without_a_read_first():
+    # A read first would cost a slow BMC's whole round trip (issue #17); the
+    # driver reads the state back after the request.
     session = FakeIpmiSession(power=False)
     IpmiSession(session, None).request(PowerTarget.OFF, Deadline(1))
-    assert controls(session) == []
+    assert session.sent == [(0, 2, (0,), None)]
 
 
 def test_ipmi_completion_code_fails_with_the_bmcs_reason():
@@ -77,11 +88,46 @@ def test_ipmi_completion_code_fails_with_the_bmcs_reason():
         IpmiSession(session, None).request(PowerTarget.OFF, Deadline(1))
 
 
-def test_ipmi_silent_bmc_is_unreachable():
+def test_ipmi_silent_bmc_is_a_timeout():
     timeout = {"error": "timeout", "code": 0xFFFF}
     session = FakeIpmiSession(answers={(0, 1): timeout})
-    with pytest.raises(DeviceUnreachableError):
+    with pytest.raises(ActionTimeoutError, match="no answer from the BMC"):
         IpmiSession(session, None).power_state(Deadline(1))
+
+
+@pytest.mark.parametrize("budget", [0.3, 1, 2.5, 3, 4.75, 10, 19.75, 60])
+def test_pacing_fills_the_budget_with_growing_waits(budget):
+    first, most = pacing(budget)
+    waits = [first]
+    while waits[-1] + 1 <= most:  # pyghmi's _timedout: one second more each time
+        waits.append(waits[-1] + 1)
+    assert sum(waits) == pytest.approx(budget)
+    assert first >= min(budget, FIRST_WAIT)
+    assert waits[-1] + 1 > most
+
+
+def test_each_command_is_paced_to_its_deadline():
+    session = FakeIpmiSession()
+    IpmiSession(session, None).power_state(Deadline(10))
+    first, most = pacing(10 - GRACE)
+    assert session.timeout == pytest.approx(first, abs=0.05)
+    assert session.maxtimeout == pytest.approx(most, abs=0.05)
+    assert session.logontries == 0  # no hidden relogin that resends a request
+
+
+def test_a_session_pyghmi_gave_up_is_logged_in_again():
+    broken = FakeIpmiSession()
+    broken.broken = True
+    fresh = FakeIpmiSession(power=False)
+    logins = []
+
+    def login(deadline):
+        logins.append(deadline)
+        return fresh
+
+    device = IpmiSession(broken, None, login)
+    assert device.power_state(Deadline(5)).value == "OFF"
+    assert len(logins) == 1 and broken.sent == []
 
 
 def test_ipmi_answer_to_another_command_is_refused():

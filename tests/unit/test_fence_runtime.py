@@ -6,6 +6,7 @@ is read back, a timeout is exit 1, no input means no action.
 
 from __future__ import annotations
 
+import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from fence_agents._runtime import driver, options, parse
 from fence_agents._runtime.driver import PowerState, PowerTarget
 from fence_agents._runtime.errors import (
+    ActionTimeoutError,
     AuthenticationError,
     DeviceError,
     UndeclaredOptionError,
@@ -130,7 +132,64 @@ def test_bmc_error_fails_at_once(world, capsys):
     rc, out, err = run(world, capsys, BASE + ["-o", "off"])
     assert rc == 1 and out == ""
     assert "0xff" in err
-    assert world["reads"] == 0
+    assert "read back: requested OFF, the BMC reports ON" in err
+    assert world["reads"] == 1, "a refused request is read back once, not polled"
+
+
+def test_refused_request_whose_state_is_reached_is_a_success(world, capsys):
+    # Some BMCs refuse to power off what is off already.
+    world["error"] = True
+    world["power"] = PowerState.OFF
+    rc, out, _ = run(world, capsys, BASE + ["-o", "off"])
+    assert (rc, out) == (0, "Success: Powered OFF\n")
+
+
+def test_unanswered_request_carried_out_late_is_read_back(world, capsys):
+    class Late(FakeDevice):
+        def request(self, target, deadline):
+            super().request(target, deadline)  # the BMC acts ...
+            raise ActionTimeoutError("power off: no answer from the BMC within 1 s")
+
+    world["delay_reads"] = 4
+    agent = FakeAgent(world)
+    agent.open = lambda opts, password, deadline: Late(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=BASE + ["-o", "off"])
+    assert info.value.code == 0
+    assert world["reads"] >= 4
+
+
+def test_unanswered_request_never_carried_out_fails_within_the_phase(world, capsys):
+    class Lost(FakeDevice):
+        def request(self, target, deadline):
+            self.world["requests"].append(target)
+            raise ActionTimeoutError("power off: no answer from the BMC within 1 s")
+
+    agent = FakeAgent(world)
+    agent.open = lambda opts, password, deadline: Lost(world)
+    began = time.monotonic()
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=BASE + ["-o", "off", "--power-timeout", "1"])
+    assert info.value.code == 1
+    assert time.monotonic() - began < 1.2
+    err = capsys.readouterr().err
+    assert "no answer from the BMC within 1 s; read back:" in err
+    assert "still reports ON" in err
+
+
+def test_unanswered_reads_are_tried_again_within_the_phase(world, capsys):
+    class Flaky(FakeDevice):
+        def power_state(self, deadline):
+            if self.world["reads"] < 2:
+                self.world["reads"] += 1
+                raise ActionTimeoutError("get power: no answer")
+            return super().power_state(deadline)
+
+    agent = FakeAgent(world)
+    agent.open = lambda opts, password, deadline: Flaky(world)
+    with pytest.raises(SystemExit) as info:
+        driver.main(agent, argv=BASE + ["-o", "off"])
+    assert info.value.code == 0
 
 
 def test_reboot_is_verified_off_then_on(world, capsys):
@@ -161,12 +220,30 @@ def test_cycle_reads_the_state_back(world, capsys):
     assert world["requests"] == [PowerTarget.CYCLE]
 
 
-def test_cycle_never_seen_off_is_not_a_success(world, capsys):
+def test_cycle_never_seen_off_falls_back_to_verified_off_and_on(world, capsys):
     world["lazy_cycle"] = True  # acknowledges, stays ON: proves nothing
+    argv = BASE + ["-o", "reboot", "-m", "cycle", "--power-timeout", "1"]
+    rc, out, err = run(world, capsys, argv)
+    assert (rc, out) == (0, "Success: Rebooted\n")
+    assert world["requests"] == [PowerTarget.CYCLE, PowerTarget.OFF, PowerTarget.ON]
+    assert "powering off and on instead" in err
+
+
+def test_cycle_never_seen_off_and_off_stuck_is_no_success(world, capsys):
+    world["stuck"] = True
     argv = BASE + ["-o", "reboot", "-m", "cycle", "--power-timeout", "1"]
     rc, out, _ = run(world, capsys, argv)
     assert rc == 1
     assert "Success" not in out
+
+
+def test_cycle_on_a_chassis_that_reads_off_powers_it_on(world, capsys):
+    world["power"] = PowerState.OFF
+    rc, out, err = run(world, capsys, BASE + ["-o", "reboot", "-m", "cycle"])
+    assert (rc, out) == (0, "Success: Rebooted\n")
+    assert world["requests"] == [PowerTarget.ON]
+    assert world["power"] is PowerState.ON
+    assert "reads OFF already" in err
 
 
 def test_cycle_that_leaves_the_node_off_fails(world, capsys):

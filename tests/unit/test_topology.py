@@ -160,7 +160,7 @@ def test_example_parses_to_the_expected_dataclasses():
         haproxy="systemd",
         memcached="systemd",
         galera=GaleraSpec("gcomm://192.168.77.11,192.168.77.12,192.168.77.13"),
-        rabbitmq=False,
+        rabbitmq=True,
         opendaylight=False,
         openstack=(
             "keystone",
@@ -181,7 +181,21 @@ def test_example_parses_to_the_expected_dataclasses():
             "heat-api-cfn",
             "heat-engine",
         ),
-        overrides=(("nova-api", Override(timeouts=(("start", 120),))),),
+        overrides=(
+            ("nova-api", Override(timeouts=(("start", 120),))),
+            (
+                "rabbitmq",
+                Override(
+                    params=(
+                        ("management_url", "http://127.0.0.1:15672"),
+                        (
+                            "management_credentials",
+                            "/etc/rabbitmq/hakit-monitor.credentials",
+                        ),
+                    )
+                ),
+            ),
+        ),
         warnings=(),
     )
     assert topology.load(EXAMPLE) == expected
@@ -323,14 +337,19 @@ def test_overrides_keep_their_order_and_values():
     assert topo.override("rabbitmq") is None
 
 
-def test_params_of_an_ocf_haproxy_are_not_checked_against_hakit_agents():
+def test_params_of_an_ocf_haproxy_are_checked_against_hakits_agent():
     topo = parse_with(
         ("services.haproxy", "ocf"),
-        ("overrides", {"haproxy": {"params": {"conffile": "/etc/haproxy/ha.cfg"}}}),
+        ("overrides", {"haproxy": {"params": {"config": "/etc/haproxy/ha.cfg"}}}),
     )
     assert topo.override("haproxy") == Override(
-        params=(("conffile", "/etc/haproxy/ha.cfg"),)
+        params=(("config", "/etc/haproxy/ha.cfg"),)
     )
+    with pytest.raises(TopologyError, match="did you mean 'config'"):
+        parse_with(
+            ("services.haproxy", "ocf"),
+            ("overrides", {"haproxy": {"params": {"conffile": "/etc/h.cfg"}}}),
+        )
 
 
 # -- node count -----------------------------------------------------------------------

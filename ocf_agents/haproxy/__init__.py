@@ -1,0 +1,1 @@
+"""``ocf:hakit:haproxy``: HAProxy in master-worker mode under Pacemaker."""

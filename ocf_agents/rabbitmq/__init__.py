@@ -1,0 +1,1 @@
+"""``ocf:hakit:rabbitmq``: a RabbitMQ node as an instance of a clustered clone."""

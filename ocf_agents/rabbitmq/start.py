@@ -1,0 +1,369 @@
+"""Validate and start: join the running members, or boot first when it is safe.
+
+The boot decision itself is pure (``state.decide``); this module gathers
+what it needs from the node attributes and the node's own files, waits
+(publishing what for) while nobody may go first, then starts the beam and
+waits for the application, bounded by the deadline.  A node whose data the
+cluster calls inconsistent (wiped, or forgotten by the members) is reset
+and joined again, and only then.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ha_common import lazylog
+from ocf_agents._runtime import cluster, host, proc, statefile
+from ocf_agents._runtime.context import ActionContext
+from ocf_agents._runtime.env import Config
+from ocf_agents._runtime.errors import ActionTimeoutError, AgentError, ConfigError
+from ocf_agents._runtime.rc import OcfRc
+from ocf_agents.rabbitmq import node, state
+from ocf_agents.rabbitmq.spec import ATTR_FORCE, ATTR_REPORT, ATTR_RUNNING, ATTR_WAITING
+from ocf_agents.rabbitmq.state import BOOT, JOIN, WAIT, Decision, Report
+
+log = lazylog.get(__name__)
+
+#: Seconds of a start kept for booting the node once it may go on.
+BOOT_RESERVE = 60.0
+#: Seconds kept back to stop a node that did not boot in time.
+STOP_RESERVE = 15.0
+#: Seconds between looks at the attributes while waiting.
+POLL = 2.0
+#: What RabbitMQ says when the cluster disagrees with a node's membership.
+INCONSISTENT = "inconsistent_cluster"
+COOKIE_NAME = ".erlang.cookie"
+
+
+def validate(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Check the host: programs, cookie, user, directories, credentials."""
+    for name in ("rabbitmq-server", "rabbitmqctl"):
+        host.require_program(node.program(cfg, name), "bin_dir")
+    cookie = cfg.get_str("erlang_cookie")
+    if os.path.basename(cookie) != COOKIE_NAME:
+        raise ConfigError(
+            f"erlang_cookie {cookie} must be a file named {COOKIE_NAME} "
+            "(its directory becomes HOME)"
+        )
+    host.require_private_file(cookie, "erlang_cookie")
+    host.require_user(cfg.get_str("user"))
+    host.require_directory(cfg.get_str("mnesia_base"), "mnesia_base")
+    if cfg.get_str("config_file"):
+        host.require_file(cfg.get_str("config_file"), "configuration file")
+    if cfg.get_str("management_credentials"):
+        host.require_private_file(
+            cfg.get_str("management_credentials"), "management_credentials"
+        )
+    return OcfRc.SUCCESS
+
+
+def start(cfg: Config, ctx: ActionContext) -> OcfRc:
+    """Start the node: join the running members, or boot first when safe."""
+    validate(cfg, ctx)
+    me = node.nodename(cfg)
+    if node.beam_pid(cfg) is not None:
+        if not node.amqp_problem(node.amqp_host(cfg), cfg.get_int("node_port")):
+            log.info("%s already runs", me)
+            started(cfg, ctx, [me])
+            return OcfRc.SUCCESS
+        raise AgentError(f"{me} runs without its application; stop it first")
+    mine = node.publish_report(cfg, ctx)
+    decision = _wait_for_turn(cfg, ctx, mine)
+    log.info("starting %s: %s", me, decision.reason)
+    _set_waiting(ctx, f"{decision.action}: {decision.reason}")
+    if decision.action == BOOT and mine.has_data:
+        others = [n for n in node.seen_at_shutdown(cfg) if n != me]
+        if decision.force or others:
+            log.warning("force_boot of %s: %s", me, decision.reason)
+            node.ctl_ok(cfg, ctx.deadline, "force_boot")
+    if decision.action == JOIN and not mine.has_data:
+        _boot(cfg, ctx, decision)
+        _join(cfg, ctx, list(decision.peers))
+    else:
+        try:
+            _boot(cfg, ctx, decision)
+        except InconsistentError as exc:
+            _rejoin_reset(cfg, ctx, list(decision.peers), str(exc))
+    _apply_policy(cfg, ctx)
+    if decision.force:
+        _clear_force(ctx)
+    started(cfg, ctx, [me, *decision.peers])
+    log.info("%s runs", me)
+    return OcfRc.SUCCESS
+
+
+class InconsistentError(AgentError):
+    """The cluster says this node's membership is inconsistent."""
+
+
+def started(cfg: Config, ctx: ActionContext, running: list[str]) -> None:
+    """Mark the instance started and publish its view of the running members."""
+    view = ",".join(dict.fromkeys(running))
+    statefile.write(node.state_path(ctx), view + "\n")
+    proc.remove_file(node.last_down_path(ctx))
+    cluster.set_attr(node.attr(ctx, ATTR_RUNNING), view, deadline=ctx.deadline)
+    node.publish_report(cfg, ctx)
+    try:
+        cluster.delete_attr(node.attr(ctx, ATTR_WAITING), deadline=ctx.deadline)
+    except cluster.ClusterToolError as exc:
+        log.warning("could not withdraw %s: %s", node.attr(ctx, ATTR_WAITING), exc)
+
+
+def _set_waiting(ctx: ActionContext, text: str) -> None:
+    cluster.set_attr(node.attr(ctx, ATTR_WAITING), text[:200], deadline=ctx.deadline)
+
+
+def _clear_force(ctx: ActionContext) -> None:
+    try:
+        cluster.delete_attr(node.attr(ctx, ATTR_FORCE), deadline=ctx.deadline)
+    except cluster.ClusterToolError as exc:
+        log.warning("could not remove %s: %s", node.attr(ctx, ATTR_FORCE), exc)
+
+
+def decide(cfg: Config, ctx: ActionContext, mine: Report) -> Decision:
+    """Gather the attributes and the node's files; decide how to start."""
+    here = cluster.this_node(ctx.meta, ctx.deadline)
+    running = {
+        pcmk: [n for n in view.split(",") if n]
+        for pcmk, view in cluster.query_all(
+            node.attr(ctx, ATTR_RUNNING), ctx.deadline
+        ).items()
+        if pcmk != here
+    }
+    reports = {}
+    for pcmk, text in cluster.query_all(
+        node.attr(ctx, ATTR_REPORT), ctx.deadline
+    ).items():
+        try:
+            reports[pcmk] = Report.decode(text)
+        except ValueError:
+            log.warning("ignoring %s's malformed report %r", pcmk, text)
+    reports[here] = mine
+    forced, note = cluster.forced_node(
+        node.attr(ctx, ATTR_FORCE), cfg.get_int("force_boot_max"), ctx.deadline
+    )
+    expected = (
+        int(ctx.meta.get("clone_max") or "0")
+        if (ctx.meta.get("clone_max", "").isdigit())
+        else 0
+    )
+    decision = state.decide(
+        mine,
+        running,
+        reports,
+        node.members(cfg),
+        expected or len(reports),
+        forced=forced == here,
+    )
+    if note and decision.action == WAIT:
+        decision = Decision(WAIT, f"{decision.reason}; {note}")
+    return decision
+
+
+def _wait_for_turn(cfg: Config, ctx: ActionContext, mine: Report) -> Decision:
+    """Decide, and while the answer is "wait", say so and look again.
+
+    Gives up when only the time to boot is left, naming what it waited for.
+    """
+    shown = ""
+    while True:
+        decision = decide(cfg, ctx, mine)
+        if decision.action != WAIT:
+            return decision
+        if decision.reason != shown:
+            log.info("not starting yet: %s", decision.reason)
+            _set_waiting(ctx, decision.reason)
+            shown = decision.reason
+        if ctx.deadline.remaining() <= BOOT_RESERVE:
+            raise ActionTimeoutError(f"gave up waiting: {decision.reason}")
+        time.sleep(min(POLL, ctx.deadline.remaining() - BOOT_RESERVE))
+
+
+def _boot(
+    cfg: Config, ctx: ActionContext, decision: Decision, node_only: bool = False
+) -> None:
+    """Start the beam and wait until the application runs (or the VM, node_only).
+
+    A node that does not boot in time is stopped again, so no half-started
+    node waits in Mnesia's table wait after the start failed.
+
+    Raises:
+        InconsistentError: RabbitMQ refused to boot: the members disagree
+            with this node's idea of the cluster.
+    """
+    me = node.nodename(cfg)
+    env = node.environment(cfg)
+    if node_only:
+        env["RABBITMQ_NODE_ONLY"] = "true"
+    console = statefile.path(ctx, "console.log")
+    proc.remove_file(node.beam_pidfile(cfg))
+    try:
+        size = os.path.getsize(console)
+    except OSError:
+        size = 0
+    proc.start(
+        [node.program(cfg, "rabbitmq-server")],
+        pidfile=node.wrapper_pidfile(ctx),
+        user=cfg.get_str("user"),
+        env=env,
+        cwd=cfg.get_str("mnesia_base"),
+        log_path=console,
+    )
+    waits = [m for m in node.members(cfg) if m != me and m not in decision.peers]
+    if decision.action == JOIN or waits:
+        _set_waiting(
+            ctx,
+            f"booting {me}"
+            + (f"; Mnesia may wait for {', '.join(waits)}" if waits else ""),
+        )
+    budget = ctx.deadline.remaining() - STOP_RESERVE
+    done = None
+    if budget > 0:
+        try:
+            done = node.ctl(
+                cfg,
+                ctx.deadline,
+                "wait",
+                node.beam_pidfile(cfg),
+                limit=budget,
+            )
+        except ActionTimeoutError:
+            done = None
+    if (
+        done is not None
+        and done.returncode == 0
+        and (
+            node_only
+            or not node.amqp_problem(node.amqp_host(cfg), cfg.get_int("node_port"))
+        )
+    ):
+        return
+    hint = _console_hint(console, size)
+    _stop_beam(cfg, ctx)
+    if INCONSISTENT in hint:
+        raise InconsistentError(hint)
+    if done is None:
+        raise ActionTimeoutError(
+            f"{me} did not boot in time"
+            + (f" (Mnesia waits for {', '.join(waits)})" if waits else "")
+            + (f": {hint}" if hint else "")
+        )
+    raise AgentError(f"{me} did not boot: {hint or done.detail()}")
+
+
+def _console_hint(path: str, offset: int) -> str:
+    """The telling line of what the node printed since ``offset``."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            text = handle.read()[-65536:].decode("utf-8", "replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if INCONSISTENT in line:
+            return line[:300]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors[-1] if errors else "")[:300]
+
+
+def _stop_beam(cfg: Config, ctx: ActionContext) -> None:
+    pid = node.beam_pid(cfg)
+    if pid is not None:
+        proc.stop(pid, ctx.deadline, grace=cfg.get_int("stop_grace"))
+    proc.stop_service(
+        node.wrapper_pidfile(ctx),
+        None,
+        ctx.deadline,
+        degraded=True,
+        name="rabbitmq-server",
+    )
+
+
+def _join(cfg: Config, ctx: ActionContext, peers: list[str]) -> None:
+    """Join a running member from a freshly booted node (its app is stopped)."""
+    me = node.nodename(cfg)
+    node.ctl_ok(cfg, ctx.deadline, "stop_app")
+    problems = []
+    for peer in peers:
+        done = node.ctl(cfg, ctx.deadline, "join_cluster", peer)
+        text = done.stdout + done.stderr
+        if done.returncode == 0 or "already_member" in text:
+            break
+        if INCONSISTENT in text:
+            log.warning(
+                "%s is inconsistent with the cluster (%s): %s forgets it, then it "
+                "is reset and joins again",
+                me,
+                done.detail(),
+                peer,
+            )
+            node.ctl_ok(cfg, ctx.deadline, "forget_cluster_node", me, node=peer)
+            node.ctl_ok(cfg, ctx.deadline, "reset")
+            node.ctl_ok(cfg, ctx.deadline, "join_cluster", peer)
+            break
+        problems.append(f"{peer}: {done.detail()}")
+    else:
+        raise AgentError(f"{me} could not join {'; '.join(problems)}")
+    node.ctl_ok(cfg, ctx.deadline, "start_app")
+
+
+def _rejoin_reset(cfg: Config, ctx: ActionContext, peers: list[str], why: str) -> None:
+    """The members forgot this node: reset it and join again (logged with why)."""
+    me = node.nodename(cfg)
+    if not peers:
+        raise AgentError(f"{me} is inconsistent with its cluster and none runs: {why}")
+    log.warning(
+        "%s is inconsistent with the cluster (%s): forgetting it on %s, "
+        "resetting and joining again",
+        me,
+        why,
+        peers[0],
+    )
+    _boot(cfg, ctx, Decision(BOOT, "reset"), node_only=True)
+    node.ctl(cfg, ctx.deadline, "forget_cluster_node", me, node=peers[0])
+    done = node.ctl(cfg, ctx.deadline, "reset")
+    if done.returncode != 0:
+        node.ctl_ok(cfg, ctx.deadline, "force_reset")
+    node.ctl_ok(cfg, ctx.deadline, "join_cluster", peers[0])
+    node.ctl_ok(cfg, ctx.deadline, "start_app")
+
+
+def _apply_policy(cfg: Config, ctx: ActionContext) -> None:
+    """Set the ``policy`` parameter's policy unless the cluster has it already."""
+    if not cfg.get_str("policy"):
+        return
+    policy = state.parse_policy(cfg.get_str("policy"))
+    import json  # noqa: PLC0415
+
+    listed = node.ctl_ok(
+        cfg, ctx.deadline, "list_policies", "--formatter", "json", "-q"
+    )
+    try:
+        current = json.loads(listed or "[]")
+    except ValueError:
+        current = []
+    for item in current if isinstance(current, list) else []:
+        if (
+            isinstance(item, dict)
+            and item.get("name") == policy.name
+            and item.get("pattern") == policy.pattern
+            and item.get("apply-to") == policy.apply_to
+            and _same_json(item.get("definition"), policy.definition)
+        ):
+            log.debug("policy %s is already set", policy.name)
+            return
+    node.ctl_ok(cfg, ctx.deadline, *policy.argv())
+    log.info("policy %s set", policy.name)
+
+
+def _same_json(given: object, wanted: str) -> bool:
+    import json  # noqa: PLC0415
+
+    if isinstance(given, str):
+        try:
+            given = json.loads(given)
+        except ValueError:
+            return False
+    return given == json.loads(wanted)
