@@ -23,6 +23,9 @@ _REPO = Path(__file__).resolve().parents[2]
 if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
 
+from tests.lab.galera import NamespacedGalera  # noqa: E402
+from tests.lab.galera_agent import GaleraAgent  # noqa: E402
+from tests.lab.galera_clone import CLONE, clone_xml  # noqa: E402
 from tests.lab.multinode import MULTI_REQUIRED_TOOLS, MultiCluster  # noqa: E402
 from tests.lab.pacemaker import REQUIRED_TOOLS, SAFE_PATH, Cluster  # noqa: E402
 from tests.unavailable import unavailable  # noqa: E402
@@ -107,3 +110,34 @@ def pcmk_three(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiCluste
     if reason:
         unavailable(reason)
     yield from _running(MultiCluster(tmp_path_factory.mktemp("pcmk3")), "pcmk_three")
+
+
+@pytest.fixture
+def galera_clone(
+    request: pytest.FixtureRequest,
+    pcmk_three: MultiCluster,
+    galera_namespaced: NamespacedGalera,
+    installed_agents: Path,
+) -> Iterator[GaleraAgent]:
+    """ocf:hakit:galera loaded as a promotable clone into ``pcmk_three``.
+
+    Yields the agent driver (its lab, parameters and attribute readers); the
+    clone is stopped, deleted and its failures cleaned up afterwards.  With
+    indirect parametrization, ``request.param`` is a dict whose ``params``
+    entry adds agent parameters and whose other keys go to
+    :func:`tests.lab.galera_clone.clone_xml` (``demote_timeout``...).
+    """
+    options = dict(getattr(request, "param", None) or {})
+    agent = GaleraAgent.for_lab(
+        pcmk_three, galera_namespaced, **options.pop("params", {})
+    )
+    ctl1 = pcmk_three.node("ctl1")
+    ctl1.load_xml(clone_xml(agent.params, **options))
+    try:
+        yield agent
+    finally:
+        ctl1.delete_resource(CLONE, timeout=120)
+        for node in pcmk_three.names:
+            ctl1.run(
+                ["crm_resource", "--cleanup", "-r", CLONE, "-N", node], check=False
+            )

@@ -9,99 +9,14 @@ cluster uuid kept.
 from __future__ import annotations
 
 import time
-from xml.sax.saxutils import quoteattr
 
 import pytest
 
 from tests.lab.galera import ROWS_TABLE
-from tests.lab.galera_agent import GaleraAgent, SqlWriter
+from tests.lab.galera_agent import SqlWriter
+from tests.lab.galera_clone import NODES, wait_all_promoted, wait_failure_seen
 
 pytestmark = [pytest.mark.daemon, pytest.mark.pacemaker, pytest.mark.timeout(600)]
-
-NODES = ("ctl1", "ctl2", "ctl3")
-CLONE = "galera-clone"
-
-
-def clone_xml(params: dict[str, str]) -> str:
-    nvpairs = "\n".join(
-        f'<nvpair id="galera-ia-{name}" name="{name}" value={quoteattr(value)}/>'
-        for name, value in sorted(params.items())
-    )
-    return f"""\
-<configuration><resources>
-  <clone id="{CLONE}">
-    <meta_attributes id="{CLONE}-meta">
-      <nvpair id="{CLONE}-promotable" name="promotable" value="true"/>
-      <nvpair id="{CLONE}-promoted-max" name="promoted-max" value="3"/>
-      <nvpair id="{CLONE}-clone-max" name="clone-max" value="3"/>
-      <nvpair id="{CLONE}-notify" name="notify" value="true"/>
-      <nvpair id="{CLONE}-interleave" name="interleave" value="true"/>
-    </meta_attributes>
-    <primitive id="galera" class="ocf" provider="hakit" type="galera">
-      <instance_attributes id="galera-ia">
-{nvpairs}
-      </instance_attributes>
-      <operations>
-        <op id="galera-start" name="start" interval="0" timeout="120s"/>
-        <op id="galera-stop" name="stop" interval="0" timeout="120s"/>
-        <op id="galera-promote" name="promote" interval="0" timeout="300s"/>
-        <op id="galera-demote" name="demote" interval="0" timeout="120s"/>
-        <op id="galera-notify" name="notify" interval="0" timeout="30s"/>
-        <op id="galera-mon-p" name="monitor" interval="5s" timeout="30s"
-            role="Promoted"/>
-        <op id="galera-mon-u" name="monitor" interval="7s" timeout="30s"
-            role="Unpromoted"/>
-      </operations>
-    </primitive>
-  </clone>
-</resources></configuration>
-"""
-
-
-def roles(cluster) -> dict[str, str]:
-    state = cluster.node("ctl1").resource_state(CLONE)
-    return {i.node: i.role for i in state if i.node and i.active}
-
-
-def wait_all_promoted(cluster, agent: GaleraAgent, timeout: float = 180) -> float:
-    began = time.monotonic()
-    end = began + timeout
-    while True:
-        current = roles(cluster)
-        if current == dict.fromkeys(NODES, "Promoted"):
-            return time.monotonic() - began
-        if time.monotonic() > end:
-            raise AssertionError(
-                f"not all Promoted after {timeout} s: {current}, "
-                f"waiting {agent.waiting()}, scores {agent.scores()}"
-            )
-        time.sleep(0.5)
-
-
-def wait_failure_seen(cluster, victims: list[str], timeout: float = 30) -> None:
-    """Pacemaker's monitor has noticed every victim (it is no longer Promoted)."""
-    end = time.monotonic() + timeout
-    pending = set(victims)
-    while pending:
-        current = roles(cluster)
-        pending = {n for n in pending if current.get(n) == "Promoted"}
-        assert time.monotonic() < end, f"failures of {sorted(pending)} not noticed"
-        time.sleep(0.2)
-
-
-@pytest.fixture
-def galera_clone(pcmk_three, galera_namespaced, installed_agents):
-    agent = GaleraAgent.for_lab(pcmk_three, galera_namespaced)
-    ctl1 = pcmk_three.node("ctl1")
-    ctl1.load_xml(clone_xml(agent.params))
-    try:
-        yield agent
-    finally:
-        ctl1.delete_resource(CLONE, timeout=120)
-        for node in NODES:
-            ctl1.run(
-                ["crm_resource", "--cleanup", "-r", CLONE, "-N", node], check=False
-            )
 
 
 def test_pacemaker_promotes_all_and_repairs_killed_members(pcmk_three, galera_clone):
