@@ -276,7 +276,7 @@ def _galera(topology: Topology) -> Clone:
                 Op("promote", 0, 300),
                 Op("demote", 0, 120),
                 Op("monitor", 10, 30, Role.PROMOTED),
-                Op("monitor", 30, 30, Role.UNPROMOTED),
+                Op("monitor", 15, 30, Role.UNPROMOTED),
             ),
         ),
         description="MariaDB Galera member: promoted = synced in the primary component",
