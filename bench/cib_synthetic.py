@@ -177,6 +177,7 @@ def _galera(names: list[str]) -> Clone:
         ("ordered", "true"),
         ("interleave", "true"),
         ("notify", "true"),
+        *recipes.STATEFUL_FAILURE_POLICY,
     )
     return Clone("galera-clone", child, meta, promotable=True)
 
