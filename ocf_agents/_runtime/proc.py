@@ -205,6 +205,19 @@ def session_members(sid: int) -> list[int]:
     return sorted(members)
 
 
+def orphans(pidfile: str) -> list[int]:
+    """Processes left of the session whose leader the pidfile recorded.
+
+    A service's workers (HAProxy's, a WSGI server's) outlive a leader killed
+    with SIGKILL; while they run they hold its ports, so the service is
+    neither running nor stopped.
+    """
+    recorded = read_pidfile(pidfile)
+    if recorded is None or is_alive(recorded):
+        return []
+    return session_members(recorded)
+
+
 def find(pidfile: str, ident: Identity) -> int | None:
     """Find the running service: the pidfile first, then the process table.
 

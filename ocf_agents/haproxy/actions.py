@@ -111,14 +111,6 @@ def _health(cfg: Config, ctx: ActionContext, pid: int) -> str:
     return ""
 
 
-def _orphans(pidfile: str) -> list[int]:
-    """Workers left of a master that died (same session)."""
-    recorded = proc.read_pidfile(pidfile)
-    if recorded is None or proc.is_alive(recorded):
-        return []
-    return proc.session_members(recorded)
-
-
 def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Report whether HAProxy runs and answers; apply a changed configuration.
 
@@ -128,7 +120,7 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     pidfile = statefile.pidfile(cfg, ctx)
     pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
-        orphans = _orphans(pidfile)
+        orphans = proc.orphans(pidfile)
         if orphans:
             raise AgentError(f"the master is gone but its workers {orphans} still run")
         return OcfRc.NOT_RUNNING
@@ -201,7 +193,7 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
     sock = _socket(cfg, ctx)
     console = _console(cfg, ctx)
     if pid is None:
-        if _orphans(pidfile):
+        if proc.orphans(pidfile):
             proc.stop(proc.read_pidfile(pidfile) or 0, ctx.deadline.sub(5))
         digest = _digest(cfg.get_str("config"))
         argv = [
@@ -258,7 +250,7 @@ def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
     pidfile = statefile.pidfile(cfg, ctx)
     recorded = proc.read_pidfile(pidfile)
     grace = cfg.get_int("stop_grace")
-    if recorded is not None and _orphans(pidfile):
+    if recorded is not None and proc.orphans(pidfile):
         log.info("stopping the orphaned workers of pid %d", recorded)
         proc.stop(recorded, ctx.deadline, grace=grace)
     ident = _identity(cfg) if cfg.get_str("binary") else None

@@ -117,7 +117,7 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     pidfile = statefile.pidfile(cfg, ctx)
     pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
-        orphans = _orphans(pidfile)
+        orphans = proc.orphans(pidfile)
         if orphans:
             raise AgentError(
                 f"the main process is gone but its workers {orphans} still run"
@@ -132,21 +132,13 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     return OcfRc.SUCCESS
 
 
-def _orphans(pidfile: str) -> list[int]:
-    """Processes left of the session whose leader the pidfile recorded."""
-    recorded = proc.read_pidfile(pidfile)
-    if recorded is None or proc.is_alive(recorded):
-        return []
-    return proc.session_members(recorded)
-
-
 def start(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Start the service and return once it is healthy."""
     validate(cfg, ctx)
     pidfile = statefile.pidfile(cfg, ctx)
     pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
-        if _orphans(pidfile):
+        if proc.orphans(pidfile):
             # The workers of a crashed instance would hold its port.
             proc.stop(proc.read_pidfile(pidfile) or 0, ctx.deadline.sub(10))
         _clock(ctx).connected()
@@ -194,7 +186,7 @@ def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Stop the service and its whole process tree; succeed only when all are gone."""
     pidfile = statefile.pidfile(cfg, ctx)
     recorded = proc.read_pidfile(pidfile)
-    if recorded is not None and _orphans(pidfile):
+    if recorded is not None and proc.orphans(pidfile):
         log.info("stopping the orphaned workers of pid %d", recorded)
         proc.stop(recorded, ctx.deadline, grace=cfg.get_int("stop_grace"))
     ident = _identity(cfg) if cfg.get_str("binary") else None
