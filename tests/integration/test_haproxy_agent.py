@@ -290,3 +290,43 @@ def test_stop_ends_a_frozen_haproxy(proxy):
 @pytest.mark.slow
 def test_ocf_tester(proxy):
     ocf_tester_check("haproxy", proxy.params)
+
+
+@pytest.mark.pacemaker
+@pytest.mark.slow
+def test_pacemaker_restarts_a_killed_haproxy(pcmk_cluster, proxy):
+    """A clone under the single-node cluster: kill -9 of the master, recovered."""
+    from tests.integration.test_pacemaker_openstack import (
+        clone,
+        configuration,
+        primitive,
+        running,
+        wait_restarted,
+    )
+
+    pidfile = proxy.rsctmp / "pcmk-haproxy.pid"
+    params = proxy.params | {
+        "pidfile": pidfile,
+        "master_socket": proxy.rsctmp / "pcmk-haproxy.sock",
+        "console_log": proxy.rsctmp / "pcmk-haproxy.log",
+    }
+    prim = primitive("hk-haproxy", "haproxy", params)
+    pcmk_cluster.load_xml(configuration(clone(prim, "hk-haproxy-clone")))
+    try:
+        pcmk_cluster.wait_until(
+            lambda: running(pcmk_cluster, "hk-haproxy"),
+            timeout=60,
+            what="haproxy started by Pacemaker",
+        )
+        pcmk_cluster.wait_idle()
+        assert proxy.get()[0] == 200
+        old = int(pidfile.read_text())
+        workers = [child.pid for child in psutil.Process(old).children()]
+        os.kill(old, signal.SIGKILL)
+        seconds = wait_restarted(pcmk_cluster, "hk-haproxy", pidfile, old)
+        assert pcmk_cluster.fail_count("hk-haproxy") == 1
+        assert proxy.get()[0] == 200
+        assert not [pid for pid in workers if _alive(pid)], "old workers ended"
+        print(f"haproxy restarted by Pacemaker {seconds:.2f} s after kill -9")
+    finally:
+        pcmk_cluster.delete_resource("hk-haproxy-clone", timeout=60)
