@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -69,6 +70,27 @@ def recover(lab: RabbitAgents, nodes: list[str]) -> None:
         assert stopped.rc == RUNNING, f"{stopped}\n{lab.log_tail(node)}"
     for result in lab.on_all("start", nodes):
         assert result.rc == RUNNING, f"{result}\n{lab.log_tail(result.node)}"
+
+
+def test_00_a_beam_of_the_same_name_elsewhere_is_not_this_node(rabbits):
+    """A process named like rabbit@ctl1's beam, outside ctl1's network namespace.
+
+    Its pid file gone, the agent looks for the node's beam in /proc; a beam
+    of the same node name in another namespace (here the host's: another lab
+    or a container) is not this node, so the probe says "not running"
+    instead of failing on a listener that is not there.
+    """
+    stray = subprocess.Popen(
+        ["beam.smp", "300"],
+        executable="/bin/sleep",
+        env={"RABBITMQ_NODENAME": rabbits.nodename("ctl1")},
+    )
+    try:
+        probe = rabbits.run("ctl1", "monitor")
+        assert probe.rc == NOT_RUNNING, str(probe)
+    finally:
+        stray.kill()
+        stray.wait()
 
 
 def test_01_forms_the_cluster_from_empty(rabbits):
