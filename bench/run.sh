@@ -9,7 +9,8 @@
 #                           runs bench/cib_bench.py: bench/results/cib.md,
 #                           bench/test_cib_bench.py (pytest-benchmark, printed only),
 #                           bench/fence_bench.py: bench/results/fence.{md,json}
-#                           and bench/galera_bench.py: bench/results/galera.{md,json}
+#                           bench/galera_bench.py: bench/results/galera.{md,json}
+#                           and bench/rabbitmq_bench.py: bench/results/rabbitmq.{md,json}
 #
 # Everything it starts lives in one temporary directory and is stopped by the
 # EXIT trap: the stand-in service (by the agent's stop, then by its pid) and the
@@ -282,3 +283,17 @@ echo
 echo "== galera"
 "$GALERA_PYTHON" "$HERE/galera_bench.py" --runs "${BENCH_GALERA_RUNS:-50}" \
     --warmup "${BENCH_GALERA_WARMUP:-2}" --output-dir "$RESULTS"
+
+# --- RabbitMQ monitor: hakit vs ocf:heartbeat:rabbitmq-cluster -----------------
+# (bench/rabbitmq_bench.py) Brings up the namespaced 3-node lab with one
+# RabbitMQ member per node (rabbit@ctl1..3), forms the cluster with hakit's
+# agent staged in its own temporary directory, and times both agents' monitor
+# of the member in ctl1 with hyperfine.  Removes the members, the cluster and
+# its namespaces however it ends.  Writes bench/results/rabbitmq.{md,json}.
+# About 3 min (ClusterLabs' monitor takes seconds per run).
+RABBIT_PYTHON=${BENCH_RABBITMQ_PYTHON:-${VENV:-$ROOT/.venv}/bin/python}
+[[ -x $RABBIT_PYTHON ]] || die "$RABBIT_PYTHON not found (run make deps, or set BENCH_RABBITMQ_PYTHON)"
+echo
+echo "== rabbitmq"
+"$RABBIT_PYTHON" "$HERE/rabbitmq_bench.py" --runs "${BENCH_RABBITMQ_RUNS:-30}" \
+    --warmup "${BENCH_RABBITMQ_WARMUP:-1}" --output-dir "$RESULTS"

@@ -164,10 +164,13 @@ def beam_pid(cfg: Config) -> int | None:
 
 
 def _is_beam_of(pid: int, name: str) -> bool:
-    """Tell whether ``pid`` is a beam started with ``RABBITMQ_NODENAME=name``.
+    """Tell whether ``pid`` is a beam started with ``RABBITMQ_NODENAME=name`` here.
 
     RabbitMQ 3.10 puts the node name in no argument: the VM takes it from
-    its environment.
+    its environment.  A beam of the same name in another network namespace
+    (a container, or another lab on the same kernel) is another host's
+    node: its listeners are not this host's.  When the namespace cannot be
+    read, the beam counts as this node's (never call a live node stopped).
     """
     argv = proc.cmdline(pid)
     if not argv or not os.path.basename(argv[0]).startswith("beam"):
@@ -177,7 +180,12 @@ def _is_beam_of(pid: int, name: str) -> bool:
             environ = handle.read().split(b"\0")
     except OSError:
         return False
-    return f"RABBITMQ_NODENAME={name}".encode() in environ
+    if f"RABBITMQ_NODENAME={name}".encode() not in environ:
+        return False
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
+    except OSError:
+        return True
 
 
 def has_data(cfg: Config) -> bool:

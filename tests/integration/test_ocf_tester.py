@@ -174,3 +174,59 @@ def test_galera_single_member(pcmk_three, galera_namespaced, installed_agents):
     assert not attributes_left(node, GALERA_ATTRS)
     # No mariadbd of the lab's config runs on any node (pid file + command line).
     assert not galera_namespaced.strays(), "mariadbd still runs after stop"
+
+
+RABBIT_NODE = "ctl1"
+RABBIT_INSTANCE = "rabbitmq-test"
+
+
+@pytest.mark.pacemaker
+@pytest.mark.timeout(600)
+def test_rabbitmq_single_member(pcmk_three, installed_agents, tmp_path):
+    """ocf-tester inside one node of the 3-node lab, on a one-member RabbitMQ.
+
+    ``rabbit@ctl1`` (a fresh data directory, no plugin) is the only member:
+    without ``clone_max`` the agent boots it alone.  ocf-tester talks to the
+    node's own pacemaker-attrd.  ocf-tester exports a 20 s timeout for every
+    action; a RabbitMQ boot takes 11-15 s here, so the test passes the start
+    timeout Pacemaker would (the agent's advertised 300 s) as
+    ``CRM_meta_timeout``.
+    """
+    from tests.lab.rabbitmq import rabbitmq_missing  # noqa: PLC0415
+    from tests.lab.rabbitmq_agent import ATTRS, RabbitAgents  # noqa: PLC0415
+
+    reason = rabbitmq_missing()
+    if reason:
+        unavailable(reason)
+    lab = RabbitAgents(pcmk_three, tmp_path / "rabbit", management=False)
+    lab.setup()
+    node = pcmk_three.node(RABBIT_NODE)
+    params = {**lab.params(), "CRM_meta_timeout": "300000"}
+    attrs = [f"{RABBIT_INSTANCE}-{what}" for what in ATTRS]
+    try:
+        result = ocf_tester("rabbitmq", RABBIT_INSTANCE, params, wrap=node.command)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"{agents.agent_path('rabbitmq')} passed all tests" in result.stdout
+    finally:
+        env = {
+            "OCF_ROOT": str(agents.OCF_ROOT),
+            "OCF_RESOURCE_INSTANCE": RABBIT_INSTANCE,
+            "OCF_RESKEY_CRM_meta_timeout": "120000",
+            "OCF_RESKEY_CRM_meta_interval": "0",
+            **{f"OCF_RESKEY_{k}": str(v) for k, v in params.items()},
+        }
+        env["OCF_RESKEY_CRM_meta_timeout"] = "120000"
+        stopped = node.run(
+            [str(agents.agent_path("rabbitmq")), "stop"],
+            check=False,
+            timeout=150,
+            env=env,
+        )
+        for attr in attrs:
+            node.run(
+                ["attrd_updater", "-N", RABBIT_NODE, "-n", attr, "-D"], check=False
+            )
+        lab.teardown()
+        assert stopped.returncode == 0, stopped.stderr
+    assert lab.beam(RABBIT_NODE) is None, "beam still runs after stop"
+    assert not attributes_left(node, attrs)
