@@ -35,7 +35,6 @@ import os
 import platform
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # as a script: the repository (tests.lab)
 
+from bench import node_bench  # noqa: E402
+from bench.node_bench import ms, out  # noqa: E402
 from tests.lab.galera import NamespacedGalera, galera_missing  # noqa: E402
 from tests.lab.galera_agent import PROMOTED, GaleraAgent, Run  # noqa: E402
 from tests.lab.multinode import MULTI_REQUIRED_TOOLS, MultiCluster  # noqa: E402
@@ -56,7 +57,6 @@ from tests.lab.pacemaker import SAFE_PATH  # noqa: E402
 SYSTEM_PYTHON = "/usr/bin/python3"
 HEARTBEAT_GALERA = "/usr/lib/ocf/resource.d/heartbeat/galera"
 MARIADB = "/usr/bin/mariadb"
-HYPERFINE = "hyperfine"
 #: The node whose promoted member is measured (the other two stay promoted).
 NODE = "ctl1"
 #: Issue #11's target (the monitor runs the mariadb client since): hakit's
@@ -73,10 +73,6 @@ IMPORT_RUNNER = "+ action runner"
 IMPORT_HANDLERS = "+ galera handlers and subprocess"
 #: Exit code of every run of these commands (any other command: 0).
 EXPECTED_RC = {HAKIT: PROMOTED, HEARTBEAT: PROMOTED, CLI: 0}
-
-
-class BenchError(Exception):
-    """A tool is missing, the lab did not come up, or a command gave a wrong result."""
 
 
 class StagedAgent(GaleraAgent):
@@ -105,38 +101,20 @@ class StagedAgent(GaleraAgent):
 
 def preflight() -> None:
     if os.geteuid() != 0:
-        raise BenchError("needs root (network and mount namespaces, mariadbd)")
-    for tool in (*MULTI_REQUIRED_TOOLS, HYPERFINE):
+        raise node_bench.BenchError(
+            "needs root (network and mount namespaces, mariadbd)"
+        )
+    for tool in (*MULTI_REQUIRED_TOOLS, node_bench.HYPERFINE):
         if shutil.which(tool, path=SAFE_PATH) is None:
-            raise BenchError(f"{tool} is not installed")
+            raise node_bench.BenchError(f"{tool} is not installed")
     for path in (HEARTBEAT_GALERA, MARIADB, SYSTEM_PYTHON):
         if not os.access(path, os.X_OK):
-            raise BenchError(f"{path} is missing (resource-agents, mariadb-client)")
+            raise node_bench.BenchError(
+                f"{path} is missing (resource-agents, mariadb-client)"
+            )
     why = galera_missing()
     if why:
-        raise BenchError(why)
-
-
-def stage(workdir: Path) -> tuple[str, str]:
-    """Install hakit under ``workdir`` as its package does.
-
-    The library is copied from the working tree and byte-compiled, as a
-    Debian postinst would; nothing outside ``workdir`` is written.  The nodes
-    share the host's /tmp, so the launcher runs inside them unchanged.
-    Returns the launcher and the library directory.
-    """
-    argv = [SYSTEM_PYTHON, str(ROOT / "packaging" / "install.py"), "--destdir", "/"]
-    argv += ["--python", SYSTEM_PYTHON, "--libdir", str(workdir / "lib")]
-    argv += ["--ocf-root", str(workdir / "ocf"), "--bindir", str(workdir / "bin")]
-    argv += ["--sbindir", str(workdir / "sbin")]
-    for step in (argv, [SYSTEM_PYTHON, "-m", "compileall", "-q", str(workdir)]):
-        done = subprocess.run(step, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise BenchError(f"staging failed: {step}:\n{done.stderr.strip()}")
-    launcher = workdir / "ocf" / "resource.d" / "hakit" / "galera"
-    if not os.access(launcher, os.X_OK):
-        raise BenchError(f"the installer did not write {launcher}")
-    return str(launcher), str(workdir / "lib")
+        raise node_bench.BenchError(why)
 
 
 def monitor_env(agent: GaleraAgent) -> dict[str, str]:
@@ -207,11 +185,21 @@ def breakdown_commands(lib: str) -> dict[str, list[str]]:
     return {label: [SYSTEM_PYTHON, "-sS", "-c", code] for label, code in steps.items()}
 
 
-def hyperfine_command(argv: list[str]) -> str:
-    """One hyperfine ``-N`` command line (it splits words like a shell)."""
-    if any('"' in a for a in argv):
-        raise BenchError(f"cannot quote {argv} for hyperfine")
-    return " ".join(f'"{a}"' if " " in a else a for a in argv)
+def stage(workdir: Path) -> tuple[str, str]:
+    """Stage hakit under ``workdir``; return the galera launcher and the library."""
+    return node_bench.stage(workdir, "galera")
+
+
+def timed(
+    cluster: MultiCluster,
+    env: dict[str, str],
+    cmds: dict[str, list[str]],
+    **timing: Any,
+) -> dict[str, Any]:
+    """Time ``cmds`` inside the node (``node_bench.timed``)."""
+    return node_bench.timed(
+        cluster.node(NODE).command, env, cmds, expected=EXPECTED_RC, **timing
+    )
 
 
 def check_commands(
@@ -230,140 +218,27 @@ def check_commands(
         )
         expected = EXPECTED_RC.get(label, 0)
         if done.returncode != expected:
-            raise BenchError(
+            raise node_bench.BenchError(
                 f"{label} exited {done.returncode}, expected {expected}:"
                 f"\n{done.stdout}{done.stderr}"
             )
         if label == CLI and "wsrep_cluster_status\tPrimary" not in done.stdout:
-            raise BenchError(f"{NODE} is not Primary:\n{done.stdout}")
+            raise node_bench.BenchError(f"{NODE} is not Primary:\n{done.stdout}")
         seen[label] = f"rc {done.returncode}"
     return seen
-
-
-def hyperfine(
-    cluster: MultiCluster,
-    env: dict[str, str],
-    cmds: dict[str, list[str]],
-    *,
-    runs: int,
-    warmup: int,
-    export: Path,
-) -> dict[str, Any]:
-    """Time ``cmds`` in one hyperfine run inside the node; return its JSON."""
-    # -i: the agents exit 8 on success; every run's exit code is checked from
-    # the JSON instead (see timed).
-    argv = [HYPERFINE, "-N", "-i", "--style", "none", "--warmup", str(warmup)]
-    argv += ["--runs", str(runs), "--export-json", str(export)]
-    for label, cmd in cmds.items():
-        argv += ["-n", label, hyperfine_command(cmd)]
-    done = subprocess.run(
-        cluster.node(NODE).command(argv),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60 + runs * len(cmds) * 10,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise BenchError(f"hyperfine exited {done.returncode}: {done.stderr.strip()}")
-    data: dict[str, Any] = json.loads(export.read_text())
-    return data
-
-
-def timed(
-    cluster: MultiCluster,
-    env: dict[str, str],
-    cmds: dict[str, list[str]],
-    *,
-    runs: int,
-    rounds: int,
-    warmup: int,
-    work: Path,
-) -> dict[str, Any]:
-    """Time ``cmds`` in ``rounds`` hyperfine runs and merge their samples.
-
-    hyperfine runs all runs of one command before the next, so a neighbour's
-    load that comes or goes during a run would favour one command.  Rounds
-    alternate the order (forward, reversed, ...) and spread ``runs`` over
-    time; the statistics are over every sample of every round.  Every run's
-    exit code must be the expected one.
-
-    Returns hyperfine's JSON shape, ``{"results": [...]}`` in ``cmds``
-    order, each with median, mean, stddev, min, max, user and system (mean
-    seconds), times and exit_codes; plus the rounds and the command lines.
-    """
-    merged: dict[str, dict[str, list[float]]] = {
-        label: {"times": [], "exit_codes": [], "user": [], "system": []}
-        for label in cmds
-    }
-    labels = list(cmds)
-    for number in range(rounds):
-        count = runs // rounds + (1 if number < runs % rounds else 0)
-        order = labels if number % 2 == 0 else labels[::-1]
-        data = hyperfine(
-            cluster,
-            env,
-            {label: cmds[label] for label in order},
-            runs=count,
-            warmup=warmup,
-            export=work / f"round-{number}.json",
-        )
-        for result in data["results"]:
-            into = merged[result["command"]]
-            into["times"] += result["times"]
-            into["exit_codes"] += result["exit_codes"]
-            into["user"] += [result["user"]] * count
-            into["system"] += [result["system"]] * count
-    results = []
-    for label, got in merged.items():
-        expected = EXPECTED_RC.get(label, 0)
-        wrong = [code for code in got["exit_codes"] if code != expected]
-        if wrong:
-            raise BenchError(
-                f"{label}: {len(wrong)} of {len(got['exit_codes'])} timed runs "
-                f"exited {sorted(set(wrong))}, expected {expected}"
-            )
-        times = got["times"]
-        results.append(
-            {
-                "command": label,
-                "median": statistics.median(times),
-                "mean": statistics.mean(times),
-                "stddev": statistics.stdev(times),
-                "min": min(times),
-                "max": max(times),
-                "user": statistics.mean(got["user"]),
-                "system": statistics.mean(got["system"]),
-                "times": times,
-                "exit_codes": got["exit_codes"],
-            }
-        )
-    commands = {label: hyperfine_command(cmd) for label, cmd in cmds.items()}
-    return {"rounds": rounds, "commands": commands, "results": results}
 
 
 # -- report ---------------------------------------------------------------------
 
 
-def _out(argv: list[str]) -> str:
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    lines = (done.stdout or done.stderr).strip().splitlines()
-    return lines[0] if lines else "unknown"
-
-
 def _deb(package: str) -> str:
-    return _out(["dpkg-query", "-W", "-f", "${Version}", package])
+    return out(["dpkg-query", "-W", "-f", "${Version}", package])
 
 
 def _commit() -> str:
     """HEAD, plus the agent's files that differ from it."""
     git = ["git", "-C", str(ROOT)]
-    head = _out([*git, "rev-parse", "--short", "HEAD"])
+    head = out([*git, "rev-parse", "--short", "HEAD"])
     dirty = subprocess.run(
         [*git, "status", "--porcelain", "--", "ocf_agents", "ha_common", "packaging"],
         capture_output=True,
@@ -389,19 +264,15 @@ def machine_facts() -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "loadavg at the start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "hakit python": f"{SYSTEM_PYTHON} {_out([SYSTEM_PYTHON, '-V']).split()[-1]}",
+        "hakit python": f"{SYSTEM_PYTHON} {out([SYSTEM_PYTHON, '-V']).split()[-1]}",
         "hakit commit": _commit(),
         "hakit agent": "staged from the working tree by packaging/install.py",
         "resource-agents": _deb("resource-agents"),
         "mariadb-server": _deb("mariadb-server"),
         "galera-4": _deb("galera-4"),
         "pacemaker": _deb("pacemaker"),
-        "hyperfine": _out([HYPERFINE, "--version"]),
+        "hyperfine": out([node_bench.HYPERFINE, "--version"]),
     }
-
-
-def _ms(value: float) -> str:
-    return f"{value * 1000:.1f}"
 
 
 def report(
@@ -434,8 +305,8 @@ def report(
     ]
     for name, r in ((HAKIT, hakit), (HEARTBEAT, heartbeat), (CLI, cli)):
         lines.append(
-            f"| {name} | {_ms(r['median'])} | {_ms(r['mean'])} ± {_ms(r['stddev'])} "
-            f"| {_ms(r['min'])}–{_ms(r['max'])} | {_ms(r['user'] + r['system'])} |"
+            f"| {name} | {ms(r['median'])} | {ms(r['mean'])} ± {ms(r['stddev'])} "
+            f"| {ms(r['min'])}–{ms(r['max'])} | {ms(r['user'] + r['system'])} |"
         )
     lines += [
         "",
@@ -465,8 +336,8 @@ def report(
     previous = 0.0
     for r in steps["results"]:
         lines.append(
-            f"| {r['command']} | {_ms(r['median'])} | {_ms(r['median'] - previous)} "
-            f"| {_ms(r['user'] + r['system'])} |"
+            f"| {r['command']} | {ms(r['median'])} | {ms(r['median'] - previous)} "
+            f"| {ms(r['user'] + r['system'])} |"
         )
         previous = r["median"]
     lines += ["", "Machine and versions:", ""]
@@ -489,11 +360,6 @@ def report(
 # -- main -----------------------------------------------------------------------
 
 
-def _terminate(signum: int, frame: object) -> None:
-    del frame
-    raise SystemExit(128 + signum)
-
-
 def measure(
     agent: StagedAgent, lib: str, *, runs: int, rounds: int, warmup: int, work: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -501,7 +367,7 @@ def measure(
     cluster, lab = agent.cluster, agent.lab
     size = lab.status(NODE)["wsrep_cluster_size"]
     if size != "3":
-        raise BenchError(f"{NODE} sees a cluster of {size}, expected 3")
+        raise node_bench.BenchError(f"{NODE} sees a cluster of {size}, expected 3")
     env = monitor_env(agent)
     cmds = commands(agent.launcher)
     checked = check_commands(cluster, env, cmds)
@@ -581,10 +447,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.rounds < 1 or args.runs < 2 * args.rounds or args.warmup < 0:
         parser.error("need --rounds >= 1, --runs >= 2 per round, --warmup >= 0")
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, node_bench.terminate)
     try:
         bench(args.runs, args.rounds, args.warmup, args.output_dir)
-    except BenchError as exc:
+    except node_bench.BenchError as exc:
         print(f"galera_bench: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -36,7 +36,6 @@ import os
 import platform
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))  # as a script: the repository (tests.lab)
 
+from bench import node_bench  # noqa: E402
+from bench.node_bench import ms, out  # noqa: E402
 from tests.lab.multinode import MULTI_REQUIRED_TOOLS, MultiCluster  # noqa: E402
 from tests.lab.pacemaker import SAFE_PATH  # noqa: E402
 from tests.lab.rabbitmq import RABBIT_BIN_DIR, rabbitmq_missing  # noqa: E402
@@ -55,7 +56,6 @@ from tests.lab.rabbitmq_agent import RUNNING, RabbitAgents  # noqa: E402
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 HEARTBEAT_RABBIT = "/usr/lib/ocf/resource.d/heartbeat/rabbitmq-cluster"
-HYPERFINE = "hyperfine"
 NODE = "ctl1"
 #: Issue #13's target: at least 10x faster and 10x less CPU.
 TARGET = 10.0
@@ -64,38 +64,20 @@ HEARTBEAT = "heartbeat rabbitmq-cluster monitor"
 CLI = "rabbitmq-diagnostics -q ping"
 
 
-class BenchError(Exception):
-    """A tool is missing, the lab did not come up, or a command gave a wrong result."""
-
-
 def preflight() -> None:
     if os.geteuid() != 0:
-        raise BenchError("needs root (network and mount namespaces)")
-    for tool in (*MULTI_REQUIRED_TOOLS, HYPERFINE):
+        raise node_bench.BenchError("needs root (network and mount namespaces)")
+    for tool in (*MULTI_REQUIRED_TOOLS, node_bench.HYPERFINE):
         if shutil.which(tool, path=SAFE_PATH) is None:
-            raise BenchError(f"{tool} is not installed")
+            raise node_bench.BenchError(f"{tool} is not installed")
     for path in (HEARTBEAT_RABBIT, "/usr/sbin/rabbitmqctl", SYSTEM_PYTHON):
         if not os.access(path, os.X_OK):
-            raise BenchError(f"{path} is missing (resource-agents, rabbitmq-server)")
+            raise node_bench.BenchError(
+                f"{path} is missing (resource-agents, rabbitmq-server)"
+            )
     why = rabbitmq_missing()
     if why:
-        raise BenchError(why)
-
-
-def stage(workdir: Path) -> str:
-    """Install hakit under ``workdir`` as its package does; return the launcher."""
-    argv = [SYSTEM_PYTHON, str(ROOT / "packaging" / "install.py"), "--destdir", "/"]
-    argv += ["--python", SYSTEM_PYTHON, "--libdir", str(workdir / "lib")]
-    argv += ["--ocf-root", str(workdir / "ocf"), "--bindir", str(workdir / "bin")]
-    argv += ["--sbindir", str(workdir / "sbin")]
-    for step in (argv, [SYSTEM_PYTHON, "-m", "compileall", "-q", str(workdir)]):
-        done = subprocess.run(step, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise BenchError(f"staging failed: {step}:\n{done.stderr.strip()}")
-    launcher = workdir / "ocf" / "resource.d" / "hakit" / "rabbitmq"
-    if not os.access(launcher, os.X_OK):
-        raise BenchError(f"the installer did not write {launcher}")
-    return str(launcher)
+        raise node_bench.BenchError(why)
 
 
 def give_cookie(lab: RabbitAgents, workdir: Path) -> None:
@@ -157,13 +139,6 @@ def cli_env(env: dict[str, str], lab: RabbitAgents) -> dict[str, str]:
     }
 
 
-def hyperfine_command(argv: list[str]) -> str:
-    """One hyperfine ``-N`` command line (it splits words like a shell)."""
-    if any('"' in a or " " in a for a in argv):
-        raise BenchError(f"cannot quote {argv} for hyperfine")
-    return " ".join(argv)
-
-
 def check_commands(
     cluster: MultiCluster, env: dict[str, str], cmds: dict[str, list[str]]
 ) -> None:
@@ -178,7 +153,7 @@ def check_commands(
             check=False,
         )
         if done.returncode != RUNNING:
-            raise BenchError(
+            raise node_bench.BenchError(
                 f"{label} exited {done.returncode}, expected {RUNNING}:"
                 f"\n{done.stdout}{done.stderr}"
             )
@@ -197,90 +172,11 @@ def heartbeat_reached_the_node(cluster: MultiCluster, env: dict[str, str]) -> No
     query = ["crm_attribute", "-N", NODE, "-l", "reboot", "-n", name, "-G", "-q"]
     got = cluster.node(NODE).run(query, check=False).stdout.strip()
     if got != f"rabbit@{NODE}":
-        raise BenchError(f"ClusterLabs' monitor did not publish its node: {got!r}")
+        raise node_bench.BenchError(
+            f"ClusterLabs' monitor did not publish its node: {got!r}"
+        )
     delete = ["crm_attribute", "-N", NODE, "-l", "reboot", "-n", name, "-D"]
     cluster.node(NODE).run(delete, check=False)
-
-
-def timed(
-    cluster: MultiCluster,
-    env: dict[str, str],
-    cmds: dict[str, list[str]],
-    *,
-    runs: int,
-    rounds: int,
-    warmup: int,
-    work: Path,
-) -> list[dict[str, Any]]:
-    """Time ``cmds`` in ``rounds`` hyperfine runs of alternating order; merge.
-
-    Every timed run's exit code must be 0 (hyperfine -i records them).
-    """
-    merged: dict[str, dict[str, list[float]]] = {
-        label: {"times": [], "exit_codes": [], "user": [], "system": []}
-        for label in cmds
-    }
-    labels = list(cmds)
-    for number in range(rounds):
-        count = runs // rounds + (1 if number < runs % rounds else 0)
-        order = labels if number % 2 == 0 else labels[::-1]
-        export = work / f"round-{number}.json"
-        argv = [HYPERFINE, "-N", "-i", "--style", "none", "--warmup", str(warmup)]
-        argv += ["--runs", str(count), "--export-json", str(export)]
-        for label in order:
-            argv += ["-n", label, hyperfine_command(cmds[label])]
-        done = subprocess.run(
-            cluster.node(NODE).command(argv),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120 + count * len(cmds) * 30,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise BenchError(f"hyperfine exited {done.returncode}: {done.stderr}")
-        for result in json.loads(export.read_text())["results"]:
-            into = merged[result["command"]]
-            into["times"] += result["times"]
-            into["exit_codes"] += result["exit_codes"]
-            into["user"] += [result["user"]] * count
-            into["system"] += [result["system"]] * count
-    results = []
-    for label, got in merged.items():
-        wrong = [code for code in got["exit_codes"] if code != RUNNING]
-        if wrong:
-            raise BenchError(
-                f"{label}: {len(wrong)} of {len(got['exit_codes'])} timed runs "
-                f"exited {sorted(set(wrong))}, expected {RUNNING}"
-            )
-        times = got["times"]
-        results.append(
-            {
-                "command": label,
-                "argv": hyperfine_command(cmds[label]),
-                "median": statistics.median(times),
-                "mean": statistics.mean(times),
-                "stddev": statistics.stdev(times),
-                "min": min(times),
-                "max": max(times),
-                "user": statistics.mean(got["user"]),
-                "system": statistics.mean(got["system"]),
-                "times": times,
-                "exit_codes": got["exit_codes"],
-            }
-        )
-    return results
-
-
-def _out(argv: list[str]) -> str:
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    lines = (done.stdout or done.stderr).strip().splitlines()
-    return lines[0] if lines else "unknown"
 
 
 def machine_facts() -> dict[str, Any]:
@@ -298,18 +194,14 @@ def machine_facts() -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "loadavg at the start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "hakit python": f"{SYSTEM_PYTHON} {_out([SYSTEM_PYTHON, '-V']).split()[-1]}",
-        "hakit commit": _out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "hakit python": f"{SYSTEM_PYTHON} {out([SYSTEM_PYTHON, '-V']).split()[-1]}",
+        "hakit commit": out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
         "hakit agent": "staged from the working tree by packaging/install.py",
-        "resource-agents": _out([*deb, "resource-agents"]),
-        "rabbitmq-server": _out([*deb, "rabbitmq-server"]),
-        "pacemaker": _out([*deb, "pacemaker"]),
-        "hyperfine": _out([HYPERFINE, "--version"]),
+        "resource-agents": out([*deb, "resource-agents"]),
+        "rabbitmq-server": out([*deb, "rabbitmq-server"]),
+        "pacemaker": out([*deb, "pacemaker"]),
+        "hyperfine": out([node_bench.HYPERFINE, "--version"]),
     }
-
-
-def _ms(value: float) -> str:
-    return f"{value * 1000:.1f}"
 
 
 def report(
@@ -335,8 +227,8 @@ def report(
     ]
     for r in results:
         lines.append(
-            f"| {r['command']} | {_ms(r['median'])} | {_ms(r['mean'])} ± "
-            f"{_ms(r['stddev'])} | {_ms(r['min'])}–{_ms(r['max'])} | {_ms(cpu(r))} |"
+            f"| {r['command']} | {ms(r['median'])} | {ms(r['mean'])} ± "
+            f"{ms(r['stddev'])} | {ms(r['min'])}–{ms(r['max'])} | {ms(cpu(r))} |"
         )
     lines += [
         "",
@@ -369,18 +261,13 @@ def report(
     return "\n".join(lines) + "\n", summary
 
 
-def _terminate(signum: int, frame: object) -> None:
-    del frame
-    raise SystemExit(128 + signum)
-
-
 def bench(runs: int, rounds: int, warmup: int, output_dir: Path) -> None:
     preflight()
     workdir = Path(tempfile.mkdtemp(prefix="hakit-rabbitmq-bench."))
     cluster = MultiCluster(workdir / "pcmk3")
     lab: RabbitAgents | None = None
     try:
-        launcher = stage(workdir / "stage")
+        launcher, _ = node_bench.stage(workdir / "stage", "rabbitmq")
         facts = machine_facts()
         began = time.monotonic()
         cluster.start(timeout=90)
@@ -388,10 +275,10 @@ def bench(runs: int, rounds: int, warmup: int, output_dir: Path) -> None:
         lab.setup()
         for result in lab.on_all("start"):
             if result.rc != RUNNING:
-                raise BenchError(f"{result}\n{lab.log_tail(result.node)}")
+                raise node_bench.BenchError(f"{result}\n{lab.log_tail(result.node)}")
         running = lab.running_nodes(NODE)
         if len(running) != len(lab.names):
-            raise BenchError(f"{NODE} sees only {running} running")
+            raise node_bench.BenchError(f"{NODE} sees only {running} running")
         print(f"rabbitmq_bench: lab up in {time.monotonic() - began:.1f} s", flush=True)
         give_cookie(lab, workdir)
         env = monitor_env(lab)
@@ -399,7 +286,13 @@ def bench(runs: int, rounds: int, warmup: int, output_dir: Path) -> None:
         env = cli_env(env, lab)
         check_commands(cluster, env, cmds)
         timing = {"runs": runs, "rounds": rounds, "warmup": warmup, "work": workdir}
-        results = timed(cluster, env, cmds, **timing)
+        results = node_bench.timed(
+            cluster.node(NODE).command,
+            env,
+            cmds,
+            expected={label: RUNNING for label in cmds},
+            **timing,
+        )["results"]
         check_commands(cluster, env, cmds)
         facts["loadavg at the end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     finally:
@@ -441,10 +334,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.rounds < 1 or args.runs < 2 * args.rounds or args.warmup < 0:
         parser.error("need --rounds >= 1, --runs >= 2 per round, --warmup >= 0")
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, node_bench.terminate)
     try:
         bench(args.runs, args.rounds, args.warmup, args.output_dir)
-    except BenchError as exc:
+    except node_bench.BenchError as exc:
         print(f"rabbitmq_bench: {exc}", file=sys.stderr)
         return 1
     return 0
