@@ -218,6 +218,14 @@ def orphans(pidfile: str) -> list[int]:
     return session_members(recorded)
 
 
+def stop_orphans(pidfile: str, deadline: Deadline, grace: float = STOP_GRACE) -> None:
+    """Stop what :func:`orphans` finds (SIGTERM, SIGKILL after ``grace``)."""
+    recorded = read_pidfile(pidfile)
+    if recorded is not None and orphans(pidfile):
+        log.info("stopping the orphaned workers of pid %d", recorded)
+        stop(recorded, deadline, grace=grace)
+
+
 def find(pidfile: str, ident: Identity) -> int | None:
     """Find the running service: the pidfile first, then the process table.
 

@@ -193,8 +193,7 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
     sock = _socket(cfg, ctx)
     console = _console(cfg, ctx)
     if pid is None:
-        if proc.orphans(pidfile):
-            proc.stop(proc.read_pidfile(pidfile) or 0, ctx.deadline.sub(5))
+        proc.stop_orphans(pidfile, ctx.deadline.sub(5))
         digest = _digest(cfg.get_str("config"))
         argv = [
             cfg.get_str("binary"),
@@ -248,11 +247,8 @@ def _died(console: str, offset: int, pid: int, how: str) -> str:
 def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Stop the master and its workers; succeed only when every one is gone."""
     pidfile = statefile.pidfile(cfg, ctx)
-    recorded = proc.read_pidfile(pidfile)
     grace = cfg.get_int("stop_grace")
-    if recorded is not None and proc.orphans(pidfile):
-        log.info("stopping the orphaned workers of pid %d", recorded)
-        proc.stop(recorded, ctx.deadline, grace=grace)
+    proc.stop_orphans(pidfile, ctx.deadline, grace)
     ident = _identity(cfg) if cfg.get_str("binary") else None
     proc.stop_service(
         pidfile,

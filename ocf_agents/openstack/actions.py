@@ -138,9 +138,8 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
     pidfile = statefile.pidfile(cfg, ctx)
     pid = proc.find(pidfile, _identity(cfg))
     if pid is None:
-        if proc.orphans(pidfile):
-            # The workers of a crashed instance would hold its port.
-            proc.stop(proc.read_pidfile(pidfile) or 0, ctx.deadline.sub(10))
+        # The workers of a crashed instance would hold its port.
+        proc.stop_orphans(pidfile, ctx.deadline.sub(10))
         _clock(ctx).connected()
         pairs = cfg["environment"]
         env = dict(pairs) if isinstance(pairs, tuple) else {}
@@ -185,10 +184,7 @@ def _died(cfg: Config, pid: int, how: str) -> str:
 def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Stop the service and its whole process tree; succeed only when all are gone."""
     pidfile = statefile.pidfile(cfg, ctx)
-    recorded = proc.read_pidfile(pidfile)
-    if recorded is not None and proc.orphans(pidfile):
-        log.info("stopping the orphaned workers of pid %d", recorded)
-        proc.stop(recorded, ctx.deadline, grace=cfg.get_int("stop_grace"))
+    proc.stop_orphans(pidfile, ctx.deadline, cfg.get_int("stop_grace"))
     ident = _identity(cfg) if cfg.get_str("binary") else None
     proc.stop_service(
         pidfile,

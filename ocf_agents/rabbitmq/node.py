@@ -337,3 +337,18 @@ def _basic(path: str) -> str:
     import base64  # noqa: PLC0415
 
     return "Basic " + base64.b64encode(line.encode("utf-8")).decode("ascii")
+
+
+def stop_beam(cfg: Config, ctx: ActionContext, pid: int | None) -> None:
+    """End the beam ``pid`` (SIGTERM, SIGKILL after stop_grace) and its wrapper."""
+    grace = cfg.get_int("stop_grace")
+    if pid is not None:
+        proc.stop(pid, ctx.deadline, grace=grace)
+    proc.stop_service(
+        wrapper_pidfile(ctx),
+        None,
+        ctx.deadline,
+        degraded=True,
+        name="rabbitmq-server",
+        grace=grace,
+    )

@@ -240,7 +240,7 @@ def _boot(
     ):
         return
     hint = _console_hint(console, size)
-    _stop_beam(cfg, ctx)
+    node.stop_beam(cfg, ctx, node.beam_pid(cfg))
     if INCONSISTENT in hint:
         raise InconsistentError(hint)
     if done is None:
@@ -266,19 +266,6 @@ def _console_hint(path: str, offset: int) -> str:
             return line[:300]
     errors = [line for line in lines if "error" in line.lower()]
     return (errors[-1] if errors else "")[:300]
-
-
-def _stop_beam(cfg: Config, ctx: ActionContext) -> None:
-    pid = node.beam_pid(cfg)
-    if pid is not None:
-        proc.stop(pid, ctx.deadline, grace=cfg.get_int("stop_grace"))
-    proc.stop_service(
-        node.wrapper_pidfile(ctx),
-        None,
-        ctx.deadline,
-        degraded=True,
-        name="rabbitmq-server",
-    )
 
 
 def _join(cfg: Config, ctx: ActionContext, peers: list[str]) -> None:

@@ -48,15 +48,7 @@ def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
                     log.warning("stop_app of %s failed: %s", me, done.detail())
             except AgentError as exc:
                 log.warning("stop_app of %s: %s", me, exc)
-        proc.stop(pid, ctx.deadline, grace=cfg.get_int("stop_grace"))
-    proc.stop_service(
-        node.wrapper_pidfile(ctx),
-        None,
-        ctx.deadline,
-        degraded=True,
-        name="rabbitmq-server",
-        grace=cfg.get_int("stop_grace"),
-    )
+    node.stop_beam(cfg, ctx, pid)
     still = node.beam_pid(cfg)
     if still is not None:
         raise AgentError(f"{me} still runs (beam pid {still})")

@@ -166,6 +166,29 @@ def run(
     return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - began)
 
 
+@dataclass
+class NodeRun:
+    """One action of an agent run inside a lab node (Galera, RabbitMQ labs)."""
+
+    node: str
+    action: str
+    rc: int
+    err: str
+    seconds: float = 0.0
+
+    @property
+    def reason(self) -> str:
+        """The exit reason, or ''."""
+        for line in self.err.splitlines():
+            if line.startswith("ocf-exit-reason:"):
+                return line[len("ocf-exit-reason:") :]
+        return ""
+
+    def __str__(self) -> str:
+        """Short form for assertion messages."""
+        return f"{self.action} on {self.node}: rc {self.rc} {self.reason!r}"
+
+
 #: What pacemaker-fenced gives a fence agent to run with.
 FENCE_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 

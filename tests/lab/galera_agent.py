@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.lab.agents import NodeRun as Run
 from tests.lab.agents import agent_path
 from tests.lab.galera import ROWS_TABLE, NamespacedGalera
 from tests.lab.multinode import MultiCluster
@@ -29,28 +30,6 @@ RESOURCE = "galera"
 AGENT_LOG = "/var/log/pacemaker/hakit-galera.log"
 RUNNING, PROMOTED, FAILED_PROMOTED, NOT_RUNNING = 0, 8, 9, 7
 _ATTR_LINE = re.compile(r'host="(?P<host>[^"]*)" value="(?P<value>[^"]*)"')
-
-
-@dataclass
-class Run:
-    """One action's result."""
-
-    node: str
-    action: str
-    rc: int
-    err: str
-
-    @property
-    def reason(self) -> str:
-        """The exit reason, or ''."""
-        for line in self.err.splitlines():
-            if line.startswith("ocf-exit-reason:"):
-                return line[len("ocf-exit-reason:") :]
-        return ""
-
-    def __str__(self) -> str:
-        """Short form for assertion messages."""
-        return f"{self.action} on {self.node}: rc {self.rc} {self.reason!r}"
 
 
 @dataclass

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.lab.agents import NodeRun as Run
 from tests.lab.agents import agent_path
 from tests.lab.multinode import MultiCluster
 from tests.lab.rabbitmq import RABBITMQCTL
@@ -42,29 +43,6 @@ AMQP_PORT = 5672
 ATTRS = ("running", "report", "waiting", "force-boot")
 _ATTR_LINE = re.compile(r'host="(?P<host>[^"]*)" value="(?P<value>[^"]*)"')
 _HOSTS_MARK = "# hakit rabbitmq lab"
-
-
-@dataclass
-class Run:
-    """One action's result."""
-
-    node: str
-    action: str
-    rc: int
-    err: str
-    seconds: float
-
-    @property
-    def reason(self) -> str:
-        """The exit reason, or ''."""
-        for line in self.err.splitlines():
-            if line.startswith("ocf-exit-reason:"):
-                return line[len("ocf-exit-reason:") :]
-        return ""
-
-    def __str__(self) -> str:
-        """Short form for assertion messages."""
-        return f"{self.action} on {self.node}: rc {self.rc} {self.reason!r}"
 
 
 def _netns(pid: int) -> str | None:
@@ -221,8 +199,9 @@ class RabbitAgents:
             timeout=int(env["OCF_RESKEY_CRM_meta_timeout"]) / 1000 + 30,
             env=env,
         )
-        result = Run(node, action, done.returncode, done.stderr, 0.0)
-        result.seconds = time.monotonic() - began
+        result = Run(
+            node, action, done.returncode, done.stderr, time.monotonic() - began
+        )
         self.history.append(result)
         return result
 
