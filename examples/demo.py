@@ -162,21 +162,23 @@ def demo(work: Path) -> None:
 
     step("2. a real Corosync + Pacemaker node on 127.0.0.1")
     cluster = Cluster(work / "cluster")
-    # What step 3 replaces goes back once the cluster no longer runs it.
-    kept = agents.keep_installed()
-    began = time.monotonic()
-    try:
-        cluster.start()
-        print(f"node1 online, DC idle after {time.monotonic() - began:.1f} s")
-        run_service_demo(cluster, work)
-    finally:
-        step("6. tear down")
+    # What step 3 replaces goes back once the cluster no longer runs it; a test
+    # run that has its own install in place is waited for.
+    with agents.hold_install():
+        kept = agents.keep_installed()
+        began = time.monotonic()
         try:
-            cluster.stop()
-            print("cluster stopped; nothing left running")
+            cluster.start()
+            print(f"node1 online, DC idle after {time.monotonic() - began:.1f} s")
+            run_service_demo(cluster, work)
         finally:
-            kept.restore()
-            print("installed files put back as they were before the demo")
+            step("6. tear down")
+            try:
+                cluster.stop()
+                print("cluster stopped; nothing left running")
+            finally:
+                kept.restore()
+                print("installed files put back as they were before the demo")
 
 
 def run_service_demo(cluster: Cluster, work: Path) -> None:

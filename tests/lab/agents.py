@@ -9,12 +9,13 @@ keeps what was there and gives it back when the tests are done.
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .snapshot import Snapshot
 
@@ -23,6 +24,8 @@ OCF_ROOT = Path("/usr/lib/ocf")
 AGENT_DIR = OCF_ROOT / "resource.d" / "hakit"
 LIBDIR = Path("/usr/lib/hakit-test/python")
 SYSTEM_PYTHON = "/usr/bin/python3"
+#: Held by whoever has hakit installed into the live system (:func:`hold_install`).
+INSTALL_LOCK = Path("/run/lock/hakit-test-install.lock")
 
 
 def run_installer(
@@ -54,6 +57,18 @@ def run_installer(
 #: Arguments of the lab's full install, and of its Redfish agent's.
 _FULL = ("--libdir", str(LIBDIR))
 _REDFISH = ("--libdir", str(LIBDIR), "--only", "fence_hakit_redfish")
+
+
+def hold_install() -> IO[str]:
+    """Wait for, then hold, the right to change the live install; close to release.
+
+    One user at a time (a pytest session, `make demo`) may install into the live
+    system and put it back: a second one, from another checkout, waits here.
+    """
+    INSTALL_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    lock = INSTALL_LOCK.open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return lock
 
 
 def keep_installed(redfish_python: str | None = None) -> Snapshot:

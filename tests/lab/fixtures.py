@@ -243,6 +243,7 @@ def installed_agents(request: pytest.FixtureRequest) -> Path:
     fixture, so no cluster still runs the launchers while they change.
     """
     from .agents import (  # noqa: PLC0415
+        hold_install,
         install_agents,
         install_redfish_agent,
         keep_installed,
@@ -252,6 +253,7 @@ def installed_agents(request: pytest.FixtureRequest) -> Path:
         unavailable("installing OCF agents needs root")
     if not Path("/usr/lib/ocf/resource.d/heartbeat").is_dir():
         unavailable("resource-agents is not installed")
+    request.config.add_cleanup(hold_install().close)
     kept = keep_installed(redfish_python=sys.executable)
     request.config.add_cleanup(kept.restore)
     path = install_agents()
