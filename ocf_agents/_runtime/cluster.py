@@ -100,6 +100,27 @@ def nodes(deadline: Deadline | None = None) -> dict[str, str]:
     return found
 
 
+def removed(deadline: Deadline | None = None) -> set[str]:
+    """Nodes that left the cluster for good: removed from the CIB (``crm_node -R``).
+
+    Corosync's nodelist keeps such a node in ``crm_node -l`` (state ``lost``)
+    until corosync.conf changes; the CIB's ``<nodes>`` no longer lists it.
+    A node still a ``member`` is never counted as removed.
+    """
+    import xml.etree.ElementTree as ET  # noqa: PLC0415 - only on this rare path
+
+    text = _checked(["cibadmin", "--query", "--scope", "nodes"], deadline)
+    try:
+        configured = {n.get("uname") for n in ET.fromstring(text).iter("node")}
+    except ET.ParseError as exc:
+        raise ClusterToolError(f"cibadmin printed no nodes section: {exc}") from None
+    return {
+        name
+        for name, state in nodes(deadline).items()
+        if state != "member" and name not in configured
+    }
+
+
 def partition(deadline: Deadline | None = None) -> list[str]:
     """The members of this node's partition, sorted (``crm_node -p``).
 

@@ -16,6 +16,7 @@ from ocf_agents._runtime.errors import AgentError
 from ocf_agents._runtime.rc import OcfRc
 from ocf_agents.rabbitmq import node, state
 from ocf_agents.rabbitmq.spec import ATTR_RUNNING
+from ocf_agents.rabbitmq.stop import forget_removed
 
 log = lazylog.get(__name__)
 
@@ -41,6 +42,8 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
         done = node.ctl(cfg, ctx.deadline, "check_running", tool="rabbitmq-diagnostics")
         if done.returncode != 0:
             raise AgentError(f"rabbitmq-diagnostics check_running: {done.detail()}")
+    if cfg.get_bool("forget_on_removal"):
+        forget_removed(cfg, ctx, view)
     published = ",".join(view)
     if (statefile.read(node.state_path(ctx)) or "").strip() != published:
         cluster.set_attr(node.attr(ctx, ATTR_RUNNING), published, deadline=ctx.deadline)

@@ -212,9 +212,13 @@ def _params() -> tuple[Param, ...]:
             "forget_on_removal",
             BOOLEAN,
             "Forget members removed from the cluster",
-            "On a post-stop notification, a running instance makes RabbitMQ "
-            "forget the member of a node that is no longer a Pacemaker node "
-            "(crm_node -l does not list it). Off: removed members stay known.",
+            "A post-stop notification marks the stopped members; a running "
+            "instance makes RabbitMQ forget such a member once its node is no "
+            "longer a Pacemaker node (crm_node -R took it out of the CIB's "
+            "nodes and it is not a member), at the notification or at a later "
+            "monitor. "
+            "A member that runs again is not forgotten. Off: removed members "
+            "stay known.",
             default="false",
         ),
         Param(

@@ -180,10 +180,8 @@ def _wait_for_turn(cfg: Config, ctx: ActionContext, mine: Report) -> Decision:
         time.sleep(min(POLL, ctx.deadline.remaining() - BOOT_RESERVE))
 
 
-def _boot(
-    cfg: Config, ctx: ActionContext, decision: Decision, node_only: bool = False
-) -> None:
-    """Start the beam and wait until the application runs (or the VM, node_only).
+def _boot(cfg: Config, ctx: ActionContext, decision: Decision) -> None:
+    """Start the beam and wait until the application runs.
 
     A node that does not boot in time is stopped again, so no half-started
     node waits in Mnesia's table wait after the start failed.
@@ -194,8 +192,6 @@ def _boot(
     """
     me = node.nodename(cfg)
     env = node.environment(cfg)
-    if node_only:
-        env["RABBITMQ_NODE_ONLY"] = "true"
     console = statefile.path(ctx, "console.log")
     proc.remove_file(node.beam_pidfile(cfg))
     try:
@@ -222,21 +218,14 @@ def _boot(
     if budget > 0:
         try:
             done = node.ctl(
-                cfg,
-                ctx.deadline,
-                "wait",
-                node.beam_pidfile(cfg),
-                limit=budget,
+                cfg, ctx.deadline, "wait", node.beam_pidfile(cfg), limit=budget
             )
         except ActionTimeoutError:
             done = None
     if (
         done is not None
         and done.returncode == 0
-        and (
-            node_only
-            or not node.amqp_problem(node.amqp_host(cfg), cfg.get_int("node_port"))
-        )
+        and not node.amqp_problem(node.amqp_host(cfg), cfg.get_int("node_port"))
     ):
         return
     hint = _console_hint(console, size)
@@ -297,24 +286,34 @@ def _join(cfg: Config, ctx: ActionContext, peers: list[str]) -> None:
 
 
 def _rejoin_reset(cfg: Config, ctx: ActionContext, peers: list[str], why: str) -> None:
-    """The members forgot this node: reset it and join again (logged with why)."""
+    """The members forgot this node: reset it and join again (logged with why).
+
+    A node whose application refuses to boot cannot be reset by rabbitmqctl
+    (``reset`` needs the node up, and a node-only boot is not honoured by
+    RabbitMQ 3.8+), so the reset is done as ``reset`` does it: the node's
+    database goes, here moved aside (``<dir>.reset-<time>``) for an operator,
+    and the node boots empty and joins.
+    """
     me = node.nodename(cfg)
     if not peers:
         raise AgentError(f"{me} is inconsistent with its cluster and none runs: {why}")
+    data = node.data_dir(cfg)
+    kept = f"{data}.reset-{time.strftime('%Y%m%dT%H%M%S')}"
     log.warning(
-        "%s is inconsistent with the cluster (%s): forgetting it on %s, "
-        "resetting and joining again",
+        "%s is inconsistent with the cluster (%s): forgetting it on %s, moving "
+        "its database to %s, and joining again as a new member",
         me,
         why,
         peers[0],
+        kept,
     )
-    _boot(cfg, ctx, Decision(BOOT, "reset"), node_only=True)
     node.ctl(cfg, ctx.deadline, "forget_cluster_node", me, node=peers[0])
-    done = node.ctl(cfg, ctx.deadline, "reset")
-    if done.returncode != 0:
-        node.ctl_ok(cfg, ctx.deadline, "force_reset")
-    node.ctl_ok(cfg, ctx.deadline, "join_cluster", peers[0])
-    node.ctl_ok(cfg, ctx.deadline, "start_app")
+    try:
+        os.rename(data, kept)
+    except OSError as exc:
+        raise AgentError(f"cannot move {data} aside: {exc.strerror}") from None
+    _boot(cfg, ctx, Decision(BOOT, "reset"))
+    _join(cfg, ctx, peers)
 
 
 def _apply_policy(cfg: Config, ctx: ActionContext) -> None:

@@ -8,6 +8,8 @@ members ran: 1 means this node was the last one down and may boot first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ha_common import lazylog
 from ocf_agents._runtime import cluster, proc, statefile
 from ocf_agents._runtime.context import ActionContext
@@ -97,7 +99,14 @@ def _others_running(cfg: Config, ctx: ActionContext, me: str) -> list[str] | Non
 
 
 def notify(cfg: Config, ctx: ActionContext) -> OcfRc:
-    """After a stop, forget members whose node left the cluster for good (opt-in)."""
+    """After a stop, note members that may be leaving for good (opt-in).
+
+    A node being removed stops its instance while Pacemaker still knows it;
+    the removal (``crm_node -R``) comes later.  So a post-stop notification
+    forgets at once only a member whose node is already removed, and keeps
+    the others as candidates that :func:`forget_removed` (run by the
+    monitor) forgets once their node is removed from the cluster.
+    """
     kind = ctx.meta.get("notify_type", "")
     operation = ctx.meta.get("notify_operation", "")
     log.debug("notify %s-%s", kind, operation)
@@ -109,19 +118,46 @@ def notify(cfg: Config, ctx: ActionContext) -> OcfRc:
         return OcfRc.SUCCESS
     stopped = ctx.meta.get("notify_stop_uname", "").split()
     try:
-        known = cluster.nodes(ctx.deadline)
         reports = cluster.query_all(node.attr(ctx, ATTR_REPORT), ctx.deadline)
     except cluster.ClusterToolError as exc:
         log.warning("notify: %s", exc)
         return OcfRc.SUCCESS
+    candidates = _candidates(ctx)
     for uname in stopped:
-        if uname in known:
-            continue
         try:
             name = Report.decode(reports[uname]).node
         except (KeyError, ValueError):
             name = "rabbit@" + uname.split(".", 1)[0]
-        if name == node.nodename(cfg):
+        if name != node.nodename(cfg):
+            candidates[uname] = name
+    _keep_candidates(ctx, candidates)
+    forget_removed(cfg, ctx)
+    return OcfRc.SUCCESS
+
+
+def forget_removed(
+    cfg: Config, ctx: ActionContext, running: Sequence[str] = ()
+) -> None:
+    """Forget candidate members whose Pacemaker node is no longer known.
+
+    ``running`` is who runs now (the monitor's view): a candidate that runs
+    again was only restarted and is dropped.  RabbitMQ itself refuses to
+    forget a member that runs.  Best effort: nothing here fails an action.
+    """
+    candidates = _candidates(ctx)
+    if not candidates:
+        return
+    try:
+        gone = cluster.removed(ctx.deadline)
+    except cluster.ClusterToolError as exc:
+        log.warning("cannot tell which nodes left: %s", exc)
+        return
+    left = {}
+    for uname, name in candidates.items():
+        if name in running:
+            continue
+        if uname not in gone:
+            left[uname] = name
             continue
         done = node.ctl(cfg, ctx.deadline, "forget_cluster_node", name)
         if done.returncode == 0:
@@ -129,5 +165,24 @@ def notify(cfg: Config, ctx: ActionContext) -> OcfRc:
                 "%s left the Pacemaker cluster: RabbitMQ forgot %s", uname, name
             )
         else:
-            log.info("forget_cluster_node %s: %s", name, done.detail())
-    return OcfRc.SUCCESS
+            log.warning("forget_cluster_node %s: %s", name, done.detail())
+    _keep_candidates(ctx, left)
+
+
+def _candidates_path(ctx: ActionContext) -> str:
+    return statefile.path(ctx, "leaving")
+
+
+def _candidates(ctx: ActionContext) -> dict[str, str]:
+    """Pacemaker node -> RabbitMQ member that stopped there, from the notifications."""
+    text = statefile.read(_candidates_path(ctx)) or ""
+    pairs = (line.split() for line in text.splitlines())
+    return {words[0]: words[1] for words in pairs if len(words) == 2}  # noqa: PLR2004
+
+
+def _keep_candidates(ctx: ActionContext, candidates: dict[str, str]) -> None:
+    if candidates:
+        lines = "".join(f"{u} {n}\n" for u, n in sorted(candidates.items()))
+        statefile.write(_candidates_path(ctx), lines)
+    else:
+        proc.remove_file(_candidates_path(ctx))

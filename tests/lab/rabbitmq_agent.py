@@ -63,6 +63,8 @@ class RabbitAgents:
     launcher: str | None = None
     #: Enable the management plugin (the monitor reads membership from it).
     management: bool = True
+    #: Parameters added to (or replacing) :meth:`params`' for every action.
+    extra: dict[str, str] = field(default_factory=dict)
     history: list[Run] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -163,7 +165,7 @@ class RabbitAgents:
         if self.management:
             params["management_url"] = "http://127.0.0.1:15672"
             params["management_credentials"] = str(self.credentials)
-        return params
+        return {**params, **self.extra}
 
     # ------------------------------------------------------------ actions
 
@@ -189,9 +191,18 @@ class RabbitAgents:
         env.update({f"OCF_RESKEY_CRM_meta_{k}": v for k, v in meta.items()})
         return env
 
-    def run(self, node: str, action: str, **meta: str) -> Run:
-        """Run ``action`` on ``node``; ``meta`` adds CRM_meta_* values."""
-        env = self.environment(node, action, **meta)
+    def run(
+        self,
+        node: str,
+        action: str,
+        env_extra: dict[str, str] | None = None,
+        **meta: str,
+    ) -> Run:
+        """Run ``action`` on ``node``; ``meta`` adds CRM_meta_* values.
+
+        ``env_extra`` adds variables that are not meta (``OCF_CHECK_LEVEL``).
+        """
+        env = {**self.environment(node, action, **meta), **(env_extra or {})}
         began = time.monotonic()
         done = self.cluster.node(node).run(
             [self.launcher or str(agent_path("rabbitmq")), action],
