@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from ha_common import lazylog
-from ocf_agents._runtime import cluster, host, proc, statefile
+from ocf_agents._runtime import host, proc, statefile
 from ocf_agents._runtime.errors import (
     ActionTimeoutError,
     AgentError,
@@ -271,6 +271,8 @@ def publish(ctx: ActionContext, name: str, value: str | None) -> None:
     memo = statefile.path(ctx, name)
     if (statefile.read(memo) or None) == value:
         return
+    from ocf_agents._runtime import cluster  # noqa: PLC0415 - on a change only
+
     try:
         if value is None:
             cluster.delete_attr(name, deadline=ctx.deadline.sub(5))
