@@ -87,6 +87,14 @@ def test_a_jvm_that_is_not_operational_is_a_failure(tmp_path, fake):
         actions.monitor(*setup(tmp_path))
 
 
+def test_unreadable_credentials_fail_level_10_only(tmp_path, fake):
+    fake.authorization.side_effect = AgentError("credentials /c cannot be read")
+    assert actions.monitor(*setup(tmp_path)) == OcfRc.SUCCESS
+    assert fake.diagstatus_problem.call_args.args[2] == ""
+    with pytest.raises(AgentError, match="cannot be read"):
+        actions.monitor(*setup(tmp_path, level=10))
+
+
 def test_level_10_publishes_the_shard_role(tmp_path, fake):
     cfg, ctx = setup(tmp_path, level=10)
     assert actions.monitor(cfg, ctx) == OcfRc.SUCCESS
