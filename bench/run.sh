@@ -10,7 +10,8 @@
 #                           bench/test_cib_bench.py (pytest-benchmark, printed only),
 #                           bench/fence_bench.py: bench/results/fence.{md,json}
 #                           bench/galera_bench.py: bench/results/galera.{md,json}
-#                           and bench/rabbitmq_bench.py: bench/results/rabbitmq.{md,json}
+#                           bench/rabbitmq_bench.py: bench/results/rabbitmq.{md,json}
+#                           and bench/opendaylight_bench.py: bench/results/opendaylight.{md,json}
 #
 # Everything it starts lives in one temporary directory and is stopped by the
 # EXIT trap: the stand-in service (by the agent's stop, then by its pid) and the
@@ -297,3 +298,17 @@ echo
 echo "== rabbitmq"
 "$RABBIT_PYTHON" "$HERE/rabbitmq_bench.py" --runs "${BENCH_RABBITMQ_RUNS:-30}" \
     --warmup "${BENCH_RABBITMQ_WARMUP:-1}" --output-dir "$RESULTS"
+
+# --- OpenDaylight monitor: hakit vs one curl /diagstatus ----------------------
+# (bench/opendaylight_bench.py) No ClusterLabs agent exists for OpenDaylight.
+# Starts the lab's Karaf stand-in with hakit's agent staged in its own
+# temporary directory, on a free loopback port, and times the monitor (level
+# 0 and 10) next to one curl of /diagstatus.  Removes the member and its
+# directory however it ends.  Writes bench/results/opendaylight.{md,json}.
+# Under 1 min.
+ODL_PYTHON=${BENCH_ODL_PYTHON:-${VENV:-$ROOT/.venv}/bin/python}
+[[ -x $ODL_PYTHON ]] || die "$ODL_PYTHON not found (run make deps, or set BENCH_ODL_PYTHON)"
+echo
+echo "== opendaylight"
+"$ODL_PYTHON" "$HERE/opendaylight_bench.py" --runs "${BENCH_ODL_RUNS:-90}" \
+    --warmup "${BENCH_ODL_WARMUP:-3}" --output-dir "$RESULTS"

@@ -38,6 +38,7 @@ from cib_builder.model import (
     Order,
     Primitive,
     Role,
+    RuleLocation,
     hakit_id,
 )
 from ha_common.kinds import to_bool
@@ -104,7 +105,9 @@ def check_references(cib: Cib) -> list[Problem]:
     nodes = {node.name for node in cib.nodes}
     problems = []
     for con in cib.constraints:
-        names = [con.rsc] if isinstance(con, Location) else _members(con)
+        names = (
+            [con.rsc] if isinstance(con, (Location, RuleLocation)) else _members(con)
+        )
         for name in names:
             if name not in known:
                 problems.append(
@@ -302,7 +305,11 @@ def check_fencing(cib: Cib, properties: dict[str, str] | None = None) -> list[Pr
 
 
 def check_vips(cib: Cib) -> list[Problem]:
-    """HK401: every VIP is colocated with the HAProxy clone."""
+    """HK401: every VIP is colocated with the HAProxy clone.
+
+    A VIP colocated with the OpenDaylight clone instead (it follows the
+    shard leader, for ODL's own clients) is placed on purpose.
+    """
     vips = [p.id for p in cib.primitives() if p.agent.type == "IPaddr2"]
     haproxy = [
         r.id
@@ -311,11 +318,12 @@ def check_vips(cib: Cib) -> list[Problem]:
     ]
     if not vips or not haproxy:
         return []
+    anchors = {haproxy[0], hakit_id("opendaylight-clone")}
     colocated: set[str] = set()
     for con in cib.constraints:
         if (
             isinstance(con, Colocation)
-            and haproxy[0] in _members(con)
+            and anchors & set(_members(con))
             and not con.score.startswith("-")
             and con.score not in ("0", "+0")
         ):

@@ -149,6 +149,20 @@ class Location:
 
 
 @dataclass(frozen=True)
+class RuleLocation:
+    """A preference of one resource for nodes whose attribute equals ``value``.
+
+    The attribute is usually a transient one an agent publishes (a role).
+    """
+
+    id: str
+    rsc: str
+    attribute: str
+    value: str
+    score: str
+
+
+@dataclass(frozen=True)
 class Order:
     """An ordering constraint over resource sets (in sequence)."""
 
@@ -170,7 +184,7 @@ class Colocation:
     score: str = INFINITY
 
 
-Constraint = Union[Location, Order, Colocation]
+Constraint = Union[Location, RuleLocation, Order, Colocation]
 
 
 @dataclass(frozen=True)

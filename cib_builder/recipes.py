@@ -29,9 +29,11 @@ from cib_builder.model import (
     Resource,
     ResourceSet,
     Role,
+    RuleLocation,
     hakit_id,
 )
 from cib_builder.topology import Bmc, NodeSpec, Override, Topology
+from ocf_agents.opendaylight.spec import ATTR_ROLE
 from ocf_agents.openstack.services import API, SERVICES, Service
 
 #: Services that run active/passive in the reference design (one instance).
@@ -54,6 +56,13 @@ STATEFUL_FAILURE_POLICY = (
 )
 
 PROPERTIES_RECHECK = "60s"
+
+#: The node attribute where ocf:hakit:opendaylight's level 10 monitor
+#: publishes the member's shard role (its declaration's ATTR_ROLE).
+ODL_ROLE_ATTRIBUTE = ATTR_ROLE
+#: How much a leader-following VIP prefers the shard leader's node: more than
+#: any stickiness, so it follows the leader, yet not a ban of the others.
+LEADER_SCORE = "1000"
 
 
 def _hakit(agent: str) -> AgentRef:
@@ -82,9 +91,13 @@ def _ops(
     for op in extra:
         every = op.interval
         if op.name == "monitor" and override and override.monitor_interval:
-            # Role monitors must keep distinct intervals: Unpromoted checks less often.
-            every = override.monitor_interval * (3 if op.role is Role.UNPROMOTED else 1)
-        ops.append(Op(op.name, every, timeouts.get(op.name, op.timeout), op.role))
+            # Monitors must keep distinct intervals: Unpromoted and deep ones
+            # check less often.
+            rarer = op.role is Role.UNPROMOTED or op.depth is not None
+            every = override.monitor_interval * (3 if rarer else 1)
+        ops.append(
+            Op(op.name, every, timeouts.get(op.name, op.timeout), op.role, op.depth)
+        )
     if not any(op.name == "monitor" for op in extra):
         ops.append(Op("monitor", interval, timeouts.get("monitor", monitor_timeout)))
     return tuple(ops)
@@ -216,7 +229,12 @@ def _vips(topology: Topology) -> list[Primitive]:
                 agent=AgentRef("ocf", "IPaddr2", provider="heartbeat"),
                 params=tuple(params),
                 ops=_ops(None, start=20, stop=20, monitor=10),
-                description=f"{vip.name} virtual IP, in front of HAProxy",
+                description=f"{vip.name} virtual IP, "
+                + (
+                    "with the OpenDaylight shard leader"
+                    if topology.opendaylight and vip.name == topology.odl_leader_vip
+                    else "in front of HAProxy"
+                ),
                 origin=origin,
                 origins=(
                     ("ip", f"{origin}.address"),
@@ -345,6 +363,9 @@ def _opendaylight(topology: Topology) -> Clone:
             stop=120,
             monitor=10,
             monitor_timeout=30,
+            # Level 10 adds the shard SyncStatus and publishes the shard role
+            # (odl-shard-role) that a leader-following VIP is placed by.
+            extra=(Op("monitor", 10, 30), Op("monitor", 30, 30, depth=10)),
         ),
         description="OpenDaylight controller (Karaf), clustered",
         origin="services.opendaylight",
@@ -428,6 +449,23 @@ def _orders(
     return orders
 
 
+def _leader_vip_constraints(vip: Primitive, odl: Clone) -> list[Constraint]:
+    """The VIP runs with a member, preferably the one whose shard is Leader."""
+    return [
+        Colocation(
+            hakit_id("c-odl-vip-with-opendaylight"),
+            (ResourceSet((vip.id,)), ResourceSet((odl.id,))),
+        ),
+        RuleLocation(
+            hakit_id("l-odl-vip-on-shard-leader"),
+            vip.id,
+            ODL_ROLE_ATTRIBUTE,
+            "Leader",
+            LEADER_SCORE,
+        ),
+    ]
+
+
 def _vip_constraints(vips: list[Primitive], haproxy: Clone | None) -> list[Constraint]:
     if not vips or haproxy is None:
         return []
@@ -453,6 +491,11 @@ def build(topology: Topology) -> Cib:
 
     vips = _vips(topology)
     resources.extend(vips)
+    leader_vip = None
+    if topology.opendaylight and topology.odl_leader_vip:
+        leader_id = hakit_id(f"vip-{topology.odl_leader_vip}")
+        leader_vip = next(v for v in vips if v.id == leader_id)
+        vips.remove(leader_vip)
     haproxy = _haproxy(topology) if topology.haproxy else None
     memcached = (
         _simple_clone(
@@ -477,6 +520,8 @@ def build(topology: Topology) -> Cib:
     resources.extend(openstack.values())
 
     constraints.extend(_vip_constraints(vips, haproxy))
+    if leader_vip is not None and odl is not None:
+        constraints.extend(_leader_vip_constraints(leader_vip, odl))
     constraints.extend(_orders(galera, rabbitmq, memcached, odl, openstack))
 
     properties = _pairs(

@@ -42,6 +42,7 @@ from cib_builder.model import (
     Pairs,
     Primitive,
     ResourceSet,
+    RuleLocation,
     hakit_id,
 )
 
@@ -179,6 +180,21 @@ def _constraint(parent: etree._Element, con: Constraint) -> None:
     if isinstance(con, Location):
         attrs = {"id": con.id, "rsc": con.rsc, "score": con.score, "node": con.node}
         _element(parent, "rsc_location", attrs)
+        return
+    if isinstance(con, RuleLocation):
+        elem = _element(parent, "rsc_location", {"id": con.id, "rsc": con.rsc})
+        rule = _element(elem, "rule", {"id": f"{con.id}-rule", "score": con.score})
+        _element(
+            rule,
+            "expression",
+            {
+                "id": f"{con.id}-rule-expr",
+                "attribute": con.attribute,
+                "operation": "eq",
+                "value": con.value,
+                "type": "string",
+            },
+        )
         return
     if isinstance(con, Order):
         elem = _element(parent, "rsc_order", {"id": con.id, "kind": con.kind.value})
@@ -350,6 +366,11 @@ def _crm_sets(sets: Iterable[ResourceSet], qualifier: str) -> str:
 def _crm_constraint(con: Constraint) -> str:
     if isinstance(con, Location):
         return f"location {con.id} {con.rsc} {con.score}: {con.node}"
+    if isinstance(con, RuleLocation):
+        return (
+            f"location {con.id} {con.rsc} rule {con.score}: "
+            f"{con.attribute} eq {con.value}"
+        )
     if isinstance(con, Order):
         return f"order {con.id} {con.kind.value}: {_crm_sets(con.sets, 'action')}"
     return f"colocation {con.id} {con.score}: {_crm_sets(con.sets, 'role')}"

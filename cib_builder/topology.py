@@ -57,7 +57,13 @@ The format::
     haproxy = "ocf"           # "ocf" (ocf:hakit:haproxy) or "systemd"; absent: none
     memcached = "systemd"     # "systemd"; absent: not deployed
     rabbitmq = true           # default false
-    opendaylight = true       # default false
+    opendaylight = true       # default false; or, to add a VIP that
+                              # follows the shard leader, a table:
+    [services.opendaylight]   # present: deployed
+    leader_vip = "odl"        # optional: a [[vips]] name; that VIP is placed
+                              # with the member whose default config shard
+                              # replica is Leader (node attribute
+                              # odl-shard-role), not in front of HAProxy
     [services.galera]         # present: deployed
     cluster_address = "gcomm://192.168.77.11,192.168.77.12,192.168.77.13"
                               # optional; default: gcomm:// + node addresses
@@ -159,6 +165,7 @@ _SERVICES_KEYS = (
     "openstack",
 )
 _GALERA_KEYS = ("cluster_address",)
+_OPENDAYLIGHT_KEYS = ("leader_vip",)
 _OPENSTACK_KEYS = ("enable",)
 _OVERRIDE_KEYS = ("params", "timeouts", "monitor_interval", "clone_max")
 
@@ -300,6 +307,8 @@ class Topology:
     overrides: tuple[tuple[str, Override], ...]
     warnings: tuple[Problem, ...]
     corosync: CorosyncSpec = CorosyncSpec()
+    #: The VIP (by name) that follows the OpenDaylight shard leader, if any.
+    odl_leader_vip: str | None = None
 
     def override(self, name: str) -> Override | None:
         """Return the override of resource ``name``, if the file has one."""
@@ -403,6 +412,7 @@ class _Reader:
         self._node_names: dict[str, str] = {}
         self._node_addresses: dict[str, str] = {}
         self._vip_names: dict[str, str] = {}
+        self._leader_vip_path = "services.opendaylight.leader_vip"
         self._vip_addresses: dict[str, str] = {}
         self._bmcs: dict[tuple[str, str, int, str | None], tuple[int, str]] = {}
 
@@ -450,6 +460,13 @@ class _Reader:
                         f"{count} link(s), but corosync.networks names "
                         f"{len(corosync.networks)}",
                     )
+        leader_vip = services.odl_leader_vip
+        if leader_vip is not None and leader_vip not in self._vip_names:
+            self.error(
+                self._leader_vip_path,
+                f"no [[vips]] entry is named {leader_vip!r}; "
+                + suggest(leader_vip, tuple(self._vip_names)),
+            )
         if self.problems or name is None:
             return None
         addresses = [node.address for node in nodes if node is not None]
@@ -469,6 +486,7 @@ class _Reader:
             galera=galera,
             rabbitmq=services.rabbitmq,
             opendaylight=services.opendaylight,
+            odl_leader_vip=services.odl_leader_vip,
             openstack=services.openstack,
             overrides=overrides,
             warnings=tuple(self.warnings),
@@ -712,7 +730,14 @@ class _Reader:
         found.haproxy = table.text("haproxy", one_of(*HAPROXY_MANAGERS))
         found.memcached = table.text("memcached", one_of(*MEMCACHED_MANAGERS))
         found.rabbitmq = table.boolean("rabbitmq", False)
-        found.opendaylight = table.boolean("opendaylight", False)
+        if isinstance(table.data.get("opendaylight"), dict):
+            odl = table.table("opendaylight", _OPENDAYLIGHT_KEYS)
+            found.opendaylight = odl is not None
+            if odl is not None:
+                found.odl_leader_vip = odl.text("leader_vip")
+                self._leader_vip_path = odl.sub("leader_vip")
+        else:
+            found.opendaylight = table.boolean("opendaylight", False)
         galera = table.table("galera", _GALERA_KEYS)
         if galera is not None:
             address = galera.text("cluster_address", _gcomm)
@@ -840,6 +865,7 @@ class _Services:
         self.galera: GaleraSpec | None = None
         self.rabbitmq = False
         self.opendaylight = False
+        self.odl_leader_vip: str | None = None
         self.openstack: tuple[str, ...] = ()
 
     def deployed(self) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ha_common import lazylog
 from ha_common.deadline import Deadline
@@ -148,11 +148,18 @@ def _mount_ns(pid: int | str) -> str | None:
 
 
 def _scan(ident: Identity) -> list[int]:
-    """Pids whose command line matches and whose parent does not (topmost only).
+    """Pids whose command line matches and whose parent does not (topmost only)."""
+    return scan(lambda argv: matches(argv, ident))
 
-    Processes of another mount namespace (a container, or another node of a
-    test lab sharing the pid namespace) are not this host's service, even
-    with the same command line.
+
+def scan(test: Callable[[tuple[str, ...]], bool]) -> list[int]:
+    """Live pids whose command line passes ``test`` and whose parent's does not.
+
+    For services that no :class:`Identity` describes (a JVM: the program is
+    whichever ``java`` the environment named, the instance is told by its
+    system properties).  Processes of another mount namespace (a container,
+    or another node of a test lab sharing the pid namespace) are not this
+    host's service, even with the same command line.
     """
     found = []
     ours = _mount_ns("self")
@@ -160,7 +167,7 @@ def _scan(ident: Identity) -> list[int]:
         if (
             entry.isdigit()
             and is_alive(int(entry))
-            and matches(cmdline(int(entry)), ident)
+            and test(cmdline(int(entry)))
             and _mount_ns(entry) in (ours, None)
         ):
             found.append(int(entry))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 AGENTS: dict[str, str] = {
     "galera": "ocf_agents.galera.spec",
     "haproxy": "ocf_agents.haproxy.spec",
+    "opendaylight": "ocf_agents.opendaylight.spec",
     "rabbitmq": "ocf_agents.rabbitmq.spec",
 }
 #: The module that declares every OpenStack service agent (``SPECS[name]``).

@@ -451,24 +451,18 @@ def test_build_patch_against_a_given_cib(tmp_path):
     assert "hakit-galera-clone" in empty.read_text()
 
 
-def with_opendaylight(tmp_path: Path) -> Path:
-    marker = 'memcached = "systemd"'
+def with_undeclared_odl_param(tmp_path: Path) -> Path:
     path = tmp_path / "odl.toml"
-    path.write_text(
-        EXAMPLE.read_text().replace(marker, f"{marker}\nopendaylight = true")
-    )
+    path.write_text(EXAMPLE.read_text().replace('user = "odl"', 'odl_user = "odl"'))
     return path
 
 
 @pytest.mark.parametrize("command", ["build", "check"])
-def test_cli_an_agent_hakit_does_not_ship_exits_1_naming_the_field(tmp_path, command):
-    result = invoke(command, str(with_opendaylight(tmp_path)))
-    assert result.exit_code == 1, result.output
-    assert (
-        "HK501 error hakit-opendaylight (services.opendaylight): "
-        "ocf:hakit:opendaylight" in result.stderr
-    )
-    assert result.stdout == "" or not result.stdout.startswith("ok")
+def test_cli_a_parameter_the_agent_does_not_declare_names_the_field(tmp_path, command):
+    result = invoke(command, str(with_undeclared_odl_param(tmp_path)))
+    assert result.exit_code != 0, result.output
+    assert "overrides.opendaylight.params.odl_user" in result.output + result.stderr
+    assert "did you mean 'user'" in result.output + result.stderr
 
 
 def test_cli_check_says_warnings_are_not_clean():

@@ -21,6 +21,7 @@ from cib_builder.model import (
     Order,
     Primitive,
     Role,
+    RuleLocation,
     hakit_id,
 )
 
@@ -113,13 +114,14 @@ def build(text: str) -> Cib:
 
 
 def with_rabbitmq_and_opendaylight(text: str) -> str:
-    """``text`` with RabbitMQ and OpenDaylight deployed (the shipped example
-    deploys RabbitMQ; hakit does not ship the OpenDaylight agent yet)."""
+    """``text`` with RabbitMQ and OpenDaylight deployed (as the example is)."""
     marker = 'memcached = "systemd"'
     assert marker in text
     if "\nrabbitmq = true" not in text:
         text = text.replace(marker, f"{marker}\nrabbitmq = true")
-    return text.replace(marker, f"{marker}\nopendaylight = true")
+    if "\nopendaylight = true" not in text:
+        text = text.replace(marker, f"{marker}\nopendaylight = true")
+    return text
 
 
 @pytest.fixture(scope="module")
@@ -464,6 +466,59 @@ def test_opendaylight_is_an_interleaved_clone(example):
     odl = clone(example, "hakit-opendaylight-clone")
     assert odl.child.agent == AgentRef("ocf", "opendaylight", provider="hakit")
     assert odl.meta_value("interleave") == "true"
+    assert not odl.promotable
+
+
+def test_opendaylight_monitors_level_0_and_level_10_at_distinct_intervals(example):
+    odl = clone(example, "hakit-opendaylight-clone").child
+    monitors = sorted((op.interval, op.depth) for op in ops(odl, "monitor"))
+    assert monitors == [(10, None), (30, 10)]
+    assert [op.timeout for op in ops(odl, "start")] == [300]
+
+
+def test_a_monitor_interval_override_keeps_the_deep_monitor_rarer():
+    text = EXAMPLE.read_text().replace(
+        "[overrides.opendaylight]", "[overrides.opendaylight]\nmonitor_interval = 5"
+    )
+    odl = clone(build(text), "hakit-opendaylight-clone").child
+    assert sorted((op.interval, op.depth) for op in ops(odl, "monitor")) == [
+        (5, None),
+        (15, 10),
+    ]
+
+
+def test_the_leader_vip_follows_the_shard_leader_not_haproxy():
+    text = (
+        EXAMPLE.read_text().replace("opendaylight = true\n", "")
+        + '\n[services.opendaylight]\nleader_vip = "admin"\n'
+    )
+    cib = build(text)
+    vip = hakit_id("vip-admin")
+    assert "shard leader" in resource(cib, vip).description
+    colocations = [c for c in cib.constraints if isinstance(c, Colocation)]
+    with_haproxy = [c for c in colocations if "haproxy" in c.id]
+    assert all(vip not in s.resources for c in with_haproxy for s in c.sets)
+    (with_odl,) = [c for c in colocations if "opendaylight" in c.id]
+    assert [s.resources for s in with_odl.sets] == [
+        (vip,),
+        ("hakit-opendaylight-clone",),
+    ]
+    (rule,) = [c for c in cib.constraints if isinstance(c, RuleLocation)]
+    assert (rule.rsc, rule.attribute, rule.value) == (vip, "odl-shard-role", "Leader")
+    assert rule.score == recipes.LEADER_SCORE
+    xml = render.to_bytes(cib).decode()
+    assert 'attribute="odl-shard-role" operation="eq" value="Leader"' in xml
+    crm = render.render_crm(cib)
+    assert f"location {rule.id} {vip} rule 1000: odl-shard-role eq Leader" in crm
+
+
+def test_a_leader_vip_that_names_no_vip_is_refused():
+    text = (
+        EXAMPLE.read_text().replace("opendaylight = true\n", "")
+        + '\n[services.opendaylight]\nleader_vip = "odl"\n'
+    )
+    with pytest.raises(topology.TopologyError, match="no \\[\\[vips\\]\\] entry"):
+        build(text)
 
 
 # -- OpenStack services -------------------------------------------------------------

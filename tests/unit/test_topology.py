@@ -161,7 +161,7 @@ def test_example_parses_to_the_expected_dataclasses():
         memcached="systemd",
         galera=GaleraSpec("gcomm://192.168.77.11,192.168.77.12,192.168.77.13"),
         rabbitmq=True,
-        opendaylight=False,
+        opendaylight=True,
         openstack=(
             "keystone",
             "glance-api",
@@ -191,6 +191,19 @@ def test_example_parses_to_the_expected_dataclasses():
                         (
                             "management_credentials",
                             "/etc/rabbitmq/hakit-monitor.credentials",
+                        ),
+                    )
+                ),
+            ),
+            (
+                "opendaylight",
+                Override(
+                    params=(
+                        ("home", "/opt/opendaylight"),
+                        ("user", "odl"),
+                        (
+                            "credentials",
+                            "/etc/opendaylight/hakit-monitor.credentials",
                         ),
                     )
                 ),

@@ -1,0 +1,1 @@
+"""``ocf:hakit:opendaylight``: an OpenDaylight (Karaf) member per clone instance."""
