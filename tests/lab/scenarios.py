@@ -1,0 +1,214 @@
+"""The failover scenarios of issue #14, on a running :class:`ControllerLab`.
+
+Each scenario runs the VIP client (:mod:`tests.lab.vip_client`) in the
+lab's client namespace, injects its fault, waits for the cluster to repair
+itself, and returns what the client and the cluster showed.  The integration
+tests assert on the results; ``bench/failover`` repeats them and reports
+medians; ``make lab`` prints one of each.  Every scenario leaves the three
+nodes online with every instance started, its failures cleaned up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ocf_agents._runtime.proc import session_members
+
+from .controllers import (
+    FRONTEND_PORT,
+    KEYSTONE_PORT,
+    PASSWORD_DIR,
+    VIP,
+    ControllerLab,
+)
+from .vip_client import Outcome, Probe, Summary, summary
+
+VIP_RSC = "hakit-vip-internal"
+KEYSTONE_RSC = "hakit-keystone"
+KEYSTONE_CLONE = "hakit-keystone-clone"
+HAPROXY_CLONE = "hakit-haproxy-clone"
+URL = f"http://{VIP}:{FRONTEND_PORT}/v3"
+#: The client's steady state before a fault, and after the repair.
+BEFORE = 2.0
+AFTER = 2.0
+
+
+@dataclass
+class Result:
+    """One run of a scenario."""
+
+    scenario: str
+    node: str
+    client: Summary
+    #: Seconds from the fault to each milestone the scenario names.
+    milestones: dict[str, float] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def keystone_answers(lab: ControllerLab, address: str) -> bool:
+    """Whether keystone at ``address`` answers ``GET /v3`` (from the client ns)."""
+
+    def ask() -> bool:
+        url = f"http://{address}:{KEYSTONE_PORT}/v3"
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    return lab.client().submit(ask).result(timeout=10)
+
+
+def vip_answers(lab: ControllerLab) -> bool:
+    """Whether keystone answers through the VIP (from the client ns)."""
+
+    def ask() -> bool:
+        try:
+            with urllib.request.urlopen(URL, timeout=1) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    return lab.client().submit(ask).result(timeout=10)
+
+
+def all_running(lab: ControllerLab) -> bool:
+    """Three nodes up, keystone and HAProxy on each, VIP placed, all answering."""
+    if len(lab.live()) != 3 or not lab.settled():
+        return False
+    if len(lab.where(KEYSTONE_CLONE)) != 3 or len(lab.where(HAPROXY_CLONE)) != 3:
+        return False
+    if len(lab.where(VIP_RSC)) != 1:
+        return False
+    return all(
+        keystone_answers(lab, node.address) for node in lab.cluster.nodes.values()
+    ) and vip_answers(lab)
+
+
+def wait_all_running(lab: ControllerLab, timeout: float = 180) -> float:
+    """Wait until :func:`all_running`; return the seconds it took."""
+    return lab.wait(lambda: all_running(lab), timeout, "every instance running")
+
+
+def cleanup(lab: ControllerLab) -> None:
+    """Forget failures, so the next run starts from fail counts of zero."""
+    for rsc in (KEYSTONE_CLONE, HAPROXY_CLONE, VIP_RSC):
+        lab.run(["crm_resource", "--cleanup", "-r", rsc], check=False, timeout=60)
+
+
+def _probe(lab: ControllerLab, name: str) -> Probe:
+    out = lab.workdir / f"client-{name}-{time.monotonic_ns()}.log"
+    probe = Probe(lab.cluster.client_ns, URL, out)
+    probe.start()
+    deadline = time.monotonic() + 15
+    while not any(o.ok for o in probe.outcomes()):
+        if time.monotonic() > deadline:
+            probe.stop()
+            raise RuntimeError(f"the client never got an answer from {URL}")
+        time.sleep(0.1)
+    time.sleep(BEFORE)
+    return probe
+
+
+def keystone_pid(lab: ControllerLab, node: str) -> int | None:
+    """The keystone master's pid on ``node`` (its pidfile), or None."""
+    path = lab.cluster.nodes[node].root() / PASSWORD_DIR / "keystone.pid"
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def kill_keystone(lab: ControllerLab, timeout: float = 60) -> Result:
+    """Scenario 1: kill -9 keystone on the VIP's node; Pacemaker restarts it."""
+    wait_all_running(lab)
+    (node,) = lab.where(VIP_RSC)
+    address = lab.cluster.nodes[node].address
+    old = keystone_pid(lab, node)
+    if old is None:
+        raise RuntimeError(f"no keystone pid on {node}")
+    probe = _probe(lab, "kill-keystone")
+    try:
+        t0 = time.monotonic()
+        for pid in session_members(old):
+            os.kill(pid, signal.SIGKILL)
+
+        def back() -> bool:
+            pid = keystone_pid(lab, node)
+            return pid not in (None, old) and keystone_answers(lab, address)
+
+        restarted = lab.wait(back, timeout, f"keystone restarted on {node}")
+        time.sleep(AFTER)
+        t1 = time.monotonic()
+    finally:
+        outcomes = probe.stop()
+    cleanup(lab)
+    return Result(
+        "kill -9 keystone",
+        node,
+        summary(outcomes, t0, t1),
+        {"keystone answers again": restarted},
+        outcomes,
+    )
+
+
+def kill_node(lab: ControllerLab, timeout: float = 90) -> Result:
+    """Scenario 2: kill every process of the VIP's node, without warning."""
+    wait_all_running(lab)
+    (node,) = lab.where(VIP_RSC)
+    probe = _probe(lab, "kill-node")
+    try:
+        t0 = time.monotonic()
+        lab.coupler.power_off(node)  # its BMC still says On: Pacemaker must fence
+
+        def served() -> bool:
+            outcomes = probe.outcomes()
+            return any(not o.ok for o in outcomes if o.start >= t0) and any(
+                o.ok and o.start >= t0 and o.start > _first_failure(outcomes, t0)
+                for o in outcomes
+            )
+
+        lab.wait(served, timeout, "an answer through the moved VIP")
+        lab.wait(lambda: (lab.coupler.last(node, "off") or 0) > t0, timeout, "fenced")
+        fenced_at = (lab.coupler.last(node, "off") or t0) - t0
+        time.sleep(AFTER)
+        t1 = time.monotonic()
+    finally:
+        outcomes = probe.stop()
+    result = Result("kill node", node, summary(outcomes, t0, t1), {}, outcomes)
+    result.milestones["first answer through the moved VIP"] = result.client.outage
+    result.milestones["fenced (BMC off)"] = fenced_at
+    wait_all_running(lab, timeout=180)
+    result.milestones["node back, every instance running"] = time.monotonic() - t0
+    cleanup(lab)
+    return result
+
+
+def _first_failure(outcomes: list[Outcome], t0: float) -> float:
+    return next((o.start for o in outcomes if not o.ok and o.start >= t0), float("inf"))
+
+
+def report(result: Result) -> str:
+    """One paragraph about a run."""
+    c = result.client
+    lines = [
+        f"{result.scenario} on {result.node}: {c.requests} requests,"
+        f" {c.failed} failed, longest gap between answers {c.longest_gap:.2f} s"
+    ]
+    lines += [f"  {what}: {sec:.2f} s" for what, sec in result.milestones.items()]
+    return "\n".join(lines)
+
+
+def write_outcomes(result: Result, path: Path) -> None:
+    """Keep a run's raw client log (start end ok detail)."""
+    path.write_text(
+        "".join(
+            f"{o.start:.4f} {o.end:.4f} {int(o.ok)} {o.detail}\n"
+            for o in result.outcomes
+        )
+    )
