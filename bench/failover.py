@@ -53,9 +53,7 @@ def spread(values: list[float]) -> str:
     """Median and range of ``values``, seconds."""
     if not values:
         return "-"
-    return (
-        f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
-    )
+    return f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
 
 
 def table(results: dict[str, list[scenarios.Result]], token_ms: int) -> str:
@@ -63,7 +61,7 @@ def table(results: dict[str, list[scenarios.Result]], token_ms: int) -> str:
     s1 = results.get("kill -9 keystone", [])
     s2 = results.get("kill node", [])
     lines = [
-        f"Corosync token {token_ms} ms (hakit's `failover = \"fast\"`), client"
+        f'Corosync token {token_ms} ms (hakit\'s `failover = "fast"`), client'
         " `GET /v3` through the VIP every 50 ms, 1 s request timeout.",
         "",
         "| scenario | runs | failed requests (total; per run) | longest gap"

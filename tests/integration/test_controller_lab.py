@@ -89,9 +89,20 @@ def test_scenario_2_kill_the_vips_node(controller_lab):
     m = result.milestones
     assert 0 < m["first answer through the moved VIP"] < 15
     assert 0 < m["fenced (BMC off)"] < 30
-    assert result.node not in lab.where(scenarios.VIP_RSC)
     history = fence_history(lab.cluster.nodes[lab.live()[0]], result.node)
     assert any(e.status == "success" for e in history), history
+    assert len(lab.live()) == 3
+
+
+def test_scenario_3_level_1_broken_level_2_fences(controller_lab):
+    """A wrong IPMI password: Redfish (level 2) powers the node off; nothing is
+    reported fenced before it is off; the node comes back."""
+    lab = controller_lab
+    result = scenarios.level_one_broken(lab)
+    print(scenarios.report(result))
+    assert result.notes["ipmi power requests"] == []
+    assert result.notes["reported fenced while on"] == []
+    assert 0 < result.milestones["Redfish (level 2) powered it off"] < 30
     assert len(lab.live()) == 3
 
 

@@ -13,7 +13,7 @@ integration fixture (issue #14).  It builds on the namespaced three-node lab
   entered it (:func:`netns_executor`); the BMCs' parent-death signals follow
   that thread, so it lives as long as the lab.
 * **Power coupling.**  :class:`PowerCoupler` watches every BMC's power state
-  (the pyghmi BMC's ``transitions`` log, the emulator's state database) and,
+  (the ``transitions`` logs of the pyghmi BMC and of the emulator) and,
   when a node's power goes off, SIGKILLs every process of that node (every
   pid in its network namespace but the anchor that holds the namespaces);
   when it comes on again, it starts the node's corosync and pacemakerd, as a
@@ -59,7 +59,7 @@ from .pacemaker import (
 )
 from .pyghmi_bmc import PyghmiBmc
 from .redfish import PASSWORD as REDFISH_PASSWORD
-from .redfish import RedfishEmulator
+from .redfish import TRANSITIONS_FILE, RedfishEmulator
 
 #: The lab topology of the whole controller cluster.
 LAB_CLUSTER = Path(__file__).resolve().parent / "lab-cluster.toml"
@@ -89,8 +89,12 @@ HAPROXY_CFG = """\
 # Written by tests/lab/controllers.py: keystone on every node behind the VIP.
 global
     maxconn 2000
+    # One line per request on HAProxy's stdout: the agent's console_log.
+    log stdout format raw local0 info
 defaults
     mode http
+    log global
+    option httplog
     timeout connect 500ms
     timeout client 10s
     timeout server 5s
@@ -182,9 +186,14 @@ def redfish_power(state_dir: Path) -> dict[str, bool]:
     db = state_dir / "fakedriver.sqlite"
     if not db.exists():
         return {}
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        conn.execute("pragma busy_timeout=1000")
-        rows = conn.execute("select key, value from cache").fetchall()
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        ) as conn:
+            conn.execute("pragma busy_timeout=1000")
+            rows = conn.execute("select key, value from cache").fetchall()
+    except sqlite3.Error:  # being created by the emulator: nothing to read yet
+        return {}
     power: dict[str, bool] = {}
     now = time.time()
     for key, value in rows:
@@ -236,9 +245,11 @@ class ControllerCluster(MultiCluster):
 class PowerCoupler:
     """Make each node's BMC power state real: off kills the node, on boots it.
 
-    A thread polls every :data:`_POLL` seconds.  Power-off of a node (from
-    either of its BMCs) kills every process in the node's network namespace
-    but its anchor, at once with SIGKILL, and forgets the daemons' pids.
+    A thread reads the BMCs' transition logs every :data:`_POLL` seconds, so
+    an off followed at once by an on (a reboot) is never missed.  Power-off
+    of a node (from either of its BMCs) kills every process in the node's
+    network namespace but its anchor, at once with SIGKILL, and forgets the
+    daemons' pids.
     Power-on (both BMCs on) wipes the node's runtime state and starts corosync
     and then pacemakerd, from a long-lived thread so that their parent-death
     signal does not fire early.  Every event is kept in :attr:`events`
@@ -260,6 +271,7 @@ class PowerCoupler:
         self._offsets = dict.fromkeys(cluster.names, 0)
         self._ipmi_on = dict.fromkeys(cluster.names, True)
         self._redfish_on = dict.fromkeys(cluster.names, True)
+        self._redfish_offset = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._boot = ThreadPoolExecutor(max_workers=1, thread_name_prefix="boot")
@@ -273,6 +285,9 @@ class PowerCoupler:
             path = bmc.transitions_file()
             self._offsets[name] = path.stat().st_size if path.exists() else 0
             self._ipmi_on[name] = bmc.power
+        if self.redfish is not None:
+            path = self.redfish.faults_dir / TRANSITIONS_FILE
+            self._redfish_offset = path.stat().st_size if path.exists() else 0
         self._thread = threading.Thread(target=self._run, name="power", daemon=True)
         self._thread.start()
 
@@ -320,12 +335,19 @@ class PowerCoupler:
                 if line.strip():
                     self._ipmi_on[name] = line.split()[1] == "1"
                     self._apply(name)
-        if self.redfish is not None and self.redfish.state_dir is not None:
-            states = redfish_power(self.redfish.state_dir)
-            for name, uuid in REDFISH_UUIDS.items():
-                if uuid in states and states[uuid] != self._redfish_on[name]:
-                    self._redfish_on[name] = states[uuid]
-                    self._apply(name)
+        if self.redfish is not None:
+            path = self.redfish.faults_dir / TRANSITIONS_FILE
+            if path.exists():
+                with path.open() as handle:
+                    handle.seek(self._redfish_offset)
+                    lines = handle.readlines()
+                    self._redfish_offset = handle.tell()
+                names = {uuid: name for name, uuid in REDFISH_UUIDS.items()}
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) == 3 and fields[1] in names:
+                        self._redfish_on[names[fields[1]]] = fields[2] == "On"
+                        self._apply(names[fields[1]])
 
     def _apply(self, name: str) -> None:
         on = self._ipmi_on[name] and self._redfish_on[name]
@@ -380,7 +402,27 @@ class PowerCoupler:
                 if popen is not None:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         popen.wait(timeout=2)
+            self._network(name, up=False)
         return sorted(killed)
+
+    def _network(self, name: str, *, up: bool) -> None:
+        """Take the node's NICs down (power off) or up again (power on).
+
+        A node whose processes are dead still has a kernel: without this, its
+        NICs would keep answering ARP for the addresses it held (the VIP
+        among them) and reset TCP connections, which no powered-off machine
+        does.  Going down also forgets every address but the node's own, as a
+        reboot does, so a VIP it held is not found there after power-on.
+        """
+        ns = self.cluster.netns[name]
+        for link, address in enumerate(self.cluster.links[name]):
+            nic = f"eth{link}"
+            if up:
+                _ip("-n", ns, "link", "set", nic, "up")
+                continue
+            _ip("-n", ns, "link", "set", nic, "down")
+            _ip("-n", ns, "addr", "flush", "dev", nic)
+            _ip("-n", ns, "addr", "add", f"{address}/24", "dev", nic)
 
     def boot(self, name: str) -> None:
         """Start ``name``'s cluster stack as a node powered on would."""
@@ -389,6 +431,7 @@ class PowerCoupler:
             if node._corosync is not None:
                 return
             node.wipe_runtime()
+            self._network(name, up=True)
             node.start_corosync()
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

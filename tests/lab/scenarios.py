@@ -48,6 +48,8 @@ class Result:
     #: Seconds from the fault to each milestone the scenario names.
     milestones: dict[str, float] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
+    #: Other facts a scenario checks (lists that must stay empty...).
+    notes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def keystone_answers(lab: ControllerLab, address: str) -> bool:
@@ -158,7 +160,13 @@ def kill_keystone(lab: ControllerLab, timeout: float = 60) -> Result:
 
 
 def kill_node(lab: ControllerLab, timeout: float = 90) -> Result:
-    """Scenario 2: kill every process of the VIP's node, without warning."""
+    """Scenario 2: kill every process of the VIP's node, without warning.
+
+    The client keeps asking until the node is back with every instance
+    running: :attr:`Result.client` covers the failover (from the kill to
+    :data:`AFTER` seconds after the first answer through the moved VIP),
+    ``notes["rejoin"]`` what the client saw while the node came back.
+    """
     wait_all_running(lab)
     (node,) = lab.where(VIP_RSC)
     probe = _probe(lab, "kill-node")
@@ -168,23 +176,36 @@ def kill_node(lab: ControllerLab, timeout: float = 90) -> Result:
 
         def served() -> bool:
             outcomes = probe.outcomes()
-            return any(not o.ok for o in outcomes if o.start >= t0) and any(
-                o.ok and o.start >= t0 and o.start > _first_failure(outcomes, t0)
-                for o in outcomes
-            )
+            first = _first_failure(outcomes, t0)
+            return any(o.ok and o.start > first for o in outcomes)
 
         lab.wait(served, timeout, "an answer through the moved VIP")
         lab.wait(lambda: (lab.coupler.last(node, "off") or 0) > t0, timeout, "fenced")
         fenced_at = (lab.coupler.last(node, "off") or t0) - t0
         time.sleep(AFTER)
         t1 = time.monotonic()
+        moved_to = lab.where(VIP_RSC)
+        wait_all_running(lab, timeout=180)
+        back = time.monotonic() - t0
+        time.sleep(AFTER)
+        t2 = time.monotonic()
     finally:
         outcomes = probe.stop()
     result = Result("kill node", node, summary(outcomes, t0, t1), {}, outcomes)
     result.milestones["first answer through the moved VIP"] = result.client.outage
     result.milestones["fenced (BMC off)"] = fenced_at
-    wait_all_running(lab, timeout=180)
-    result.milestones["node back, every instance running"] = time.monotonic() - t0
+    result.milestones["node back, every instance running"] = back
+    rejoin = summary(outcomes, t1, t2)
+    result.notes["rejoin"] = [
+        f"{rejoin.failed} of {rejoin.requests} requests failed while {node}"
+        f" rejoined; longest gap {rejoin.longest_gap:.2f} s; VIP on"
+        f" {moved_to} after the failover, on {lab.where(VIP_RSC)} after the rejoin"
+    ]
+    result.notes["failed while rejoining"] = [
+        f"{o.start - t0:.2f} s {o.detail}"
+        for o in outcomes
+        if t1 <= o.start and not o.ok
+    ]
     cleanup(lab)
     return result
 
@@ -201,6 +222,10 @@ def report(result: Result) -> str:
         f" {c.failed} failed, longest gap between answers {c.longest_gap:.2f} s"
     ]
     lines += [f"  {what}: {sec:.2f} s" for what, sec in result.milestones.items()]
+    lines += [
+        f"  {what}: {'; '.join(items) or 'none'}"
+        for what, items in result.notes.items()
+    ]
     return "\n".join(lines)
 
 
@@ -212,3 +237,80 @@ def write_outcomes(result: Result, path: Path) -> None:
             for o in result.outcomes
         )
     )
+
+
+def level_one_broken(lab: ControllerLab, timeout: float = 90) -> Result:
+    """Scenario 3: level 1 has a wrong password; level 2 (Redfish) fences.
+
+    The IPMI password every node's fence agents read is wrong, then every
+    process of the VIP's node is killed.  The IPMI BMC must see no power
+    request, the Redfish system must go off, and the fencer must never
+    report the node fenced while its Redfish system still reads On.
+    """
+    from .controllers import REDFISH_UUIDS  # noqa: PLC0415
+    from .fencing import fence_history  # noqa: PLC0415
+    from .ipmi import ADMIN_PASSWORD  # noqa: PLC0415
+    from .redfish import TRANSITIONS_FILE  # noqa: PLC0415
+
+    wait_all_running(lab)
+    (node,) = lab.where(VIP_RSC)
+    survivors = [n for n in lab.cluster.names if n != node]
+    for name in lab.cluster.names:
+        lab.write_password(name, "ipmi", "wrong-password")
+    ipmi_requests = len(lab.ipmi[node].history)
+    early: list[str] = []
+    try:
+        before = {
+            e.completed
+            for e in fence_history(lab.cluster.nodes[survivors[0]], node)
+            if e.status == "success"
+        }
+        t0 = time.monotonic()
+        wall0 = time.time()
+        lab.coupler.power_off(node)
+
+        def off_logged() -> bool:
+            """Whether the emulator logged the node's system Off since t0."""
+            try:
+                lines = (lab.redfish.faults_dir / TRANSITIONS_FILE).read_text()
+            except FileNotFoundError:
+                return False
+            return any(
+                float(f[0]) >= wall0 and f[1] == REDFISH_UUIDS[node] and f[2] == "Off"
+                for f in (line.split() for line in lines.splitlines())
+                if len(f) == 3
+            )
+
+        def fenced() -> bool:
+            try:
+                events = fence_history(lab.cluster.nodes[survivors[0]], node)
+            except Exception:  # noqa: BLE001 - the survivor may be busy: ask again
+                return False
+            new = [
+                e
+                for e in events
+                if e.status == "success" and e.completed and e.completed not in before
+            ]
+            # Read after the history: a success already there must come
+            # after an Off the emulator logged before answering it.
+            if new and not off_logged():
+                early.append(f"{new} before the Redfish system was off")
+            return bool(new) and (lab.coupler.last(node, "off") or 0) > t0
+
+        fenced_at = lab.wait(fenced, timeout, f"{node} fenced through level 2")
+    finally:
+        for name in lab.cluster.names:
+            lab.write_password(name, "ipmi", ADMIN_PASSWORD)
+    off_at = (lab.coupler.last(node, "off") or t0) - t0
+    ipmi_after = lab.ipmi[node].history[ipmi_requests:]
+    result = Result("level 1 broken", node, Summary(0, 0, 0.0, 0.0))
+    result.milestones["Redfish (level 2) powered it off"] = off_at
+    result.milestones["reported fenced"] = fenced_at
+    result.notes = {
+        "ipmi power requests": [h for h in ipmi_after if h.startswith("set ")],
+        "reported fenced while on": early,
+    }
+    wait_all_running(lab, timeout=180)
+    result.milestones["node back, every instance running"] = time.monotonic() - t0
+    cleanup(lab)
+    return result
