@@ -4,11 +4,12 @@ Run in the lab's client namespace (:meth:`Probe.start` does it)::
 
     python -m tests.lab.vip_client URL OUTFILE [INTERVAL] [TIMEOUT]
 
-It sends ``GET URL`` every INTERVAL seconds (default 0.05; the next request
-starts at the next tick, or at once when a request took longer) and appends
-one line per request to OUTFILE: start and end (``CLOCK_MONOTONIC``, the same
-clock as the test's ``time.monotonic()``), ``1``/``0`` for answered with a
-status below 500 or not, and the status or the error's name.  It stops on
+It starts ``GET URL`` every INTERVAL seconds (default 0.05), each in its own
+thread, whether or not earlier requests have been answered (a request gives
+up after TIMEOUT, default 1 s), and appends one line per request to OUTFILE:
+start and end (``CLOCK_MONOTONIC``, the same clock as the test's
+``time.monotonic()``), ``1``/``0`` for answered with a status below 500 or
+not, and the status or the error's name.  It stops on
 SIGTERM.  :func:`read` parses the file; :func:`summary` measures a window.
 """
 
@@ -18,6 +19,7 @@ import http.client
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Sequence
@@ -51,26 +53,37 @@ def _serve(url: str, out: Path, interval: float, timeout: float) -> int:
     parts = urllib.parse.urlsplit(url)
     host, port = parts.hostname or "", parts.port or 80
     path = parts.path or "/"
-    stopping = []
+    stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    lock = threading.Lock()
+    threads: list[threading.Thread] = []
     with out.open("a", buffering=1) as handle:
-        tick = time.monotonic()
-        while not stopping:
+
+        def one() -> None:
             start = time.monotonic()
             ok, detail = _once(host, port, path, timeout)
             end = time.monotonic()
-            handle.write(f"{start:.4f} {end:.4f} {int(ok)} {detail}\n")
+            with lock:
+                handle.write(f"{start:.4f} {end:.4f} {int(ok)} {detail}\n")
+
+        tick = time.monotonic()
+        while not stopping:
+            thread = threading.Thread(target=one, daemon=True)
+            thread.start()
+            threads = [t for t in threads if t.is_alive()] + [thread]
             tick += interval
             pause = tick - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
             else:
                 tick = time.monotonic()
+        for thread in threads:
+            thread.join(timeout + 1)
     return 0
 
 
 def read(path: Path) -> list[Outcome]:
-    """Parse a client's file (a torn last line is skipped)."""
+    """Parse a client's file, in start order (a torn last line is skipped)."""
     found = []
     for line in path.read_text().splitlines():
         fields = line.split()
@@ -78,7 +91,7 @@ def read(path: Path) -> list[Outcome]:
             found.append(
                 Outcome(float(fields[0]), float(fields[1]), fields[2] == "1", fields[3])
             )
-    return found
+    return sorted(found)
 
 
 class Summary(NamedTuple):
@@ -97,7 +110,7 @@ def summary(outcomes: Sequence[Outcome], begin: float, end: float) -> Summary:
     """Measure the requests that started in [begin, end]."""
     window = [o for o in outcomes if begin <= o.start <= end]
     failed = [o for o in window if not o.ok]
-    successes = [o.end for o in outcomes if o.ok and o.end <= end]
+    successes = sorted(o.end for o in outcomes if o.ok and o.end <= end)
     gap = 0.0
     previous = max((t for t in successes if t <= begin), default=begin)
     for t in (t for t in successes if t > begin):
@@ -107,7 +120,7 @@ def summary(outcomes: Sequence[Outcome], begin: float, end: float) -> Summary:
     if failed:
         first = failed[0].start
         back = [o.end for o in window if o.ok and o.start > first]
-        outage = (back[0] if back else end) - begin
+        outage = (min(back) if back else end) - begin
     return Summary(len(window), len(failed), gap, outage)
 
 
