@@ -56,12 +56,15 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s ({min(values):.2f}-{max(values):.2f})"
 
 
-def table(results: dict[str, list[scenarios.Result]], token_ms: int) -> str:
+def table(
+    results: dict[str, list[scenarios.Result]], token_ms: int, coefficient: int
+) -> str:
     """The Markdown report of every run."""
     s1 = results.get("kill -9 keystone", [])
     s2 = results.get("kill node", [])
     lines = [
-        f'Corosync token {token_ms} ms (hakit\'s `failover = "fast"`), client'
+        f'Corosync token {token_ms} ms (hakit\'s `failover = "fast"`),'
+        f" token_coefficient {coefficient} ms; client"
         " `GET /v3` through the VIP every 50 ms, 1 s request timeout.",
         "",
         "| scenario | runs | failed requests (total; per run) | longest gap"
@@ -100,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="work directory to keep")
     parser.add_argument("--results", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--token-coefficient",
+        type=int,
+        help="corosync token_coefficient (default hakit's, 650); results go to"
+        " failover-tc<N>.{md,json}",
+    )
     args = parser.parse_args(argv)
     venv = openstack_venv()
     reason = venv_missing(venv)
@@ -113,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         install_agents()
         install_redfish_agent(sys.executable)
-        lab = ControllerLab(workdir, venv=venv)
+        lab = ControllerLab(
+            workdir, venv=venv, token_coefficient=args.token_coefficient
+        )
         t0 = time.monotonic()
         lab.start()
         try:
@@ -131,14 +142,19 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             lab.stop()
         token = lab.cluster.token_ms
+        model = lab.cluster.model
+        coefficient = model.token_coefficient if model else 0
     finally:
         kept.restore()
         hold.close()
-    text = table(results, token)
+    text = table(results, token, coefficient)
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "failover.md").write_text(text)
-    (args.results / "failover.json").write_text(
+    stem = "failover"
+    if args.token_coefficient is not None:
+        stem += f"-tc{args.token_coefficient}"
+    (args.results / f"{stem}.md").write_text(text)
+    (args.results / f"{stem}.json").write_text(
         json.dumps(
             {
                 name: [

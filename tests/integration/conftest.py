@@ -24,7 +24,7 @@ if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
 
 from tests.lab.controllers import ControllerLab  # noqa: E402
-from tests.lab.galera import NamespacedGalera  # noqa: E402
+from tests.lab.galera import NamespacedGalera, galera_missing  # noqa: E402
 from tests.lab.galera_agent import GaleraAgent  # noqa: E402
 from tests.lab.galera_clone import CLONE, clone_xml  # noqa: E402
 from tests.lab.ipmi import pyghmi_missing  # noqa: E402
@@ -165,8 +165,31 @@ def controller_lab(
     if reason:
         unavailable(reason)
     yield from _running(
-        ControllerLab(
-            tmp_path_factory.mktemp("controllers"), venv=openstack_venv_path
-        ),
+        ControllerLab(tmp_path_factory.mktemp("controllers"), venv=openstack_venv_path),
         "controller_lab",
+    )
+
+
+@pytest.fixture(scope="module")
+def controller_lab_galera(
+    tmp_path_factory: pytest.TempPathFactory,
+    installed_agents: Path,
+    openstack_venv_path: Path,
+) -> Iterator[ControllerLab]:
+    """``controller_lab`` plus the Galera clone behind HAProxy on the VIP."""
+    reason = (
+        _three_nodes_unavailable_reason()
+        or redfish_missing()
+        or pyghmi_missing()
+        or galera_missing()
+    )
+    if reason:
+        unavailable(reason)
+    yield from _running(
+        ControllerLab(
+            tmp_path_factory.mktemp("controllers-galera"),
+            venv=openstack_venv_path,
+            galera=True,
+        ),
+        "controller_lab_galera",
     )

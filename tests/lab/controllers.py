@@ -63,6 +63,8 @@ from .redfish import TRANSITIONS_FILE, RedfishEmulator
 
 #: The lab topology of the whole controller cluster.
 LAB_CLUSTER = Path(__file__).resolve().parent / "lab-cluster.toml"
+#: What ``galera=True`` appends to it: the Galera clone.
+LAB_GALERA = Path(__file__).resolve().parent / "lab-cluster-galera.toml"
 
 #: Level-1 (IPMI) BMC address of each node, on the lab bridge br0.
 IPMI_BMCS = {"ctl1": "192.168.77.21", "ctl2": "192.168.77.22", "ctl3": "192.168.77.23"}
@@ -84,6 +86,8 @@ PASSWORD_DIR = "run/hakit"
 #: HAProxy's frontend on every node (and so on the VIP), keystone's port.
 FRONTEND_PORT = 5000
 KEYSTONE_PORT = 5001
+#: HAProxy's Galera frontend (each member listens on its node's 3306).
+GALERA_FRONTEND_PORT = 3307
 
 HAPROXY_CFG = """\
 # Written by tests/lab/controllers.py: keystone on every node behind the VIP.
@@ -112,6 +116,17 @@ backend keystone
     option httpchk GET /v3
     default-server inter 500ms fastinter 200ms fall 2 rise 2
     default-server on-marked-down shutdown-sessions
+{servers}
+"""
+
+GALERA_CFG = """\
+listen galera
+    bind *:{frontend}
+    mode tcp
+    option tcplog
+    timeout client 90m
+    timeout server 90m
+    default-server inter 500ms fall 2 rise 2 on-marked-down shutdown-sessions
 {servers}
 """
 
@@ -214,10 +229,31 @@ def redfish_power(state_dir: Path) -> dict[str, bool]:
 class ControllerCluster(MultiCluster):
     """The namespaced three-node cluster, plus BMC addresses and a client netns."""
 
-    def __init__(self, workdir: Path, topology: Path = LAB_CLUSTER) -> None:
-        """Describe the cluster; nothing is created before :meth:`start`."""
+    def __init__(
+        self,
+        workdir: Path,
+        topology: Path = LAB_CLUSTER,
+        token_coefficient: int | None = None,
+    ) -> None:
+        """Describe the cluster; nothing is created before :meth:`start`.
+
+        ``token_coefficient`` replaces corosync's (650 ms per node above two)
+        for experiments on detection time; consensus follows it.
+        """
         super().__init__(workdir, topology=topology)
         self.client_ns = f"hk-cli-{self.id}"
+        if token_coefficient is not None and self.model is not None:
+            import dataclasses  # noqa: PLC0415
+
+            from cib_builder import corosync  # noqa: PLC0415
+
+            self.model = dataclasses.replace(
+                self.model,
+                token_coefficient=token_coefficient,
+                consensus=corosync.consensus_for(
+                    self.token_ms, len(self.model.nodes), token_coefficient
+                ),
+            )
 
     def namespaces(self) -> list[str]:
         """Every namespace this lab owns: nodes, the client, the hub last."""
@@ -461,6 +497,8 @@ class ControllerLab:
         topology: Path = LAB_CLUSTER,
         *,
         venv: Path | None = None,
+        galera: bool = False,
+        token_coefficient: int | None = None,
     ) -> None:
         """Describe the lab; :meth:`start` builds it.
 
@@ -469,11 +507,23 @@ class ControllerLab:
             topology: The lab topology.
             venv: The OpenStack test virtualenv (keystone); needed by
                 :data:`LAB_CLUSTER`, which runs keystone on every node.
+            galera: Add the Galera clone (:data:`LAB_GALERA`) behind HAProxy.
+            token_coefficient: Corosync's token_coefficient, for experiments
+                (default: hakit's, 650 ms).
         """
         self.workdir = Path(workdir)
-        self.topology = topology
         self.venv = venv
-        self.cluster = ControllerCluster(self.workdir / "cluster", topology)
+        self.galera_enabled = galera
+        if galera:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            combined = self.workdir / "lab-cluster-galera.toml"
+            combined.write_text(topology.read_text() + "\n" + LAB_GALERA.read_text())
+            topology = combined
+        self.topology = topology
+        self.galera: Any = None
+        self.cluster = ControllerCluster(
+            self.workdir / "cluster", topology, token_coefficient
+        )
         self.ipmi = {
             name: HubBmc(address, IPMI_PORT, self.workdir / "bmc" / name)
             for name, address in IPMI_BMCS.items()
@@ -508,6 +558,12 @@ class ControllerLab:
         self.cluster.start(timeout=60)
         self.timings["cluster"] = time.monotonic() - t0
         self._write_passwords()
+        if self.galera_enabled:
+            from .galera import NamespacedGalera  # noqa: PLC0415
+
+            self.galera = NamespacedGalera(self.cluster)
+            self.galera.setup()
+            self.timings["galera prepared"] = time.monotonic() - t0
         if self.venv is not None:
             self._prepare_services(self.venv)
             self.timings["services prepared"] = time.monotonic() - t0
@@ -577,6 +633,14 @@ class ControllerLab:
             for name, node in self.cluster.nodes.items()
         )
         config = HAPROXY_CFG.format(frontend=FRONTEND_PORT, servers=servers)
+        if self.galera_enabled:
+            # One writer at a time: the first member, the others as backups.
+            members = "\n".join(
+                f"    server {name} {node.address}:3306 check"
+                + ("" if i == 0 else " backup")
+                for i, (name, node) in enumerate(self.cluster.nodes.items())
+            )
+            config += GALERA_CFG.format(frontend=GALERA_FRONTEND_PORT, servers=members)
         for name, node in self.cluster.nodes.items():
             service = prepare_keystone(
                 self.workdir / "keystone" / name,

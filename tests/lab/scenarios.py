@@ -11,11 +11,13 @@ nodes online with every instance started, its failures cleaned up.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ocf_agents._runtime.proc import session_members
 
@@ -87,6 +89,8 @@ def all_running(lab: ControllerLab) -> bool:
         return False
     if len(lab.where(VIP_RSC)) != 1:
         return False
+    if lab.galera is not None and not galera_promoted(lab):
+        return False
     return all(
         keystone_answers(lab, node.address) for node in lab.cluster.nodes.values()
     ) and vip_answers(lab)
@@ -99,7 +103,7 @@ def wait_all_running(lab: ControllerLab, timeout: float = 180) -> float:
 
 def cleanup(lab: ControllerLab) -> None:
     """Forget failures, so the next run starts from fail counts of zero."""
-    for rsc in (KEYSTONE_CLONE, HAPROXY_CLONE, VIP_RSC):
+    for rsc in (KEYSTONE_CLONE, HAPROXY_CLONE, VIP_RSC, "hakit-galera-clone"):
         lab.run(["crm_resource", "--cleanup", "-r", rsc], check=False, timeout=60)
 
 
@@ -169,8 +173,11 @@ def kill_node(lab: ControllerLab, timeout: float = 90) -> Result:
     """
     wait_all_running(lab)
     (node,) = lab.where(VIP_RSC)
+    writer = start_writer(lab) if lab.galera is not None else None
     probe = _probe(lab, "kill-node")
     try:
+        if writer is not None:
+            writer.wait_acked(10, timeout=60)
         t0 = time.monotonic()
         lab.coupler.power_off(node)  # its BMC still says On: Pacemaker must fence
 
@@ -189,9 +196,17 @@ def kill_node(lab: ControllerLab, timeout: float = 90) -> Result:
         back = time.monotonic() - t0
         time.sleep(AFTER)
         t2 = time.monotonic()
+        if writer is not None:
+            writer.wait_acked(len(writer.acked) + 10, timeout=60)
     finally:
         outcomes = probe.stop()
+        missing = stop_writer(lab, writer) if writer is not None else {}
     result = Result("kill node", node, summary(outcomes, t0, t1), {}, outcomes)
+    if writer is not None:
+        result.notes["acknowledged rows missing"] = [
+            f"{name}: {ids}" for name, ids in missing.items() if ids
+        ]
+        result.notes["rows acknowledged"] = [str(len(writer.acked))]
     result.milestones["first answer through the moved VIP"] = result.client.outage
     result.milestones["fenced (BMC off)"] = fenced_at
     result.milestones["node back, every instance running"] = back
@@ -312,5 +327,124 @@ def level_one_broken(lab: ControllerLab, timeout: float = 90) -> Result:
     }
     wait_all_running(lab, timeout=180)
     result.milestones["node back, every instance running"] = time.monotonic() - t0
+    cleanup(lab)
+    return result
+
+
+# -- Galera behind the VIP ------------------------------------------------------------
+
+GALERA_CLONE = "hakit-galera-clone"
+
+
+def galera_roles(lab: ControllerLab) -> dict[str, str]:
+    """Node -> role of the Galera clone's active instances."""
+    live = lab.live()
+    if not live:
+        return {}
+    try:
+        state = lab.cluster.nodes[live[0]].resource_state(GALERA_CLONE)
+    except Exception:  # noqa: BLE001 - a node busy rejoining: ask again
+        return {}
+    return {i.node: i.role for i in state if i.node and i.active}
+
+
+def galera_promoted(lab: ControllerLab) -> bool:
+    """Every node's Galera instance is Promoted (synced in the Primary Component)."""
+    return galera_roles(lab) == dict.fromkeys(lab.cluster.names, "Promoted")
+
+
+def start_writer(lab: ControllerLab) -> Any:
+    """Start writing numbered rows through the VIP from the client namespace.
+
+    One INSERT every 50 ms (autocommit) to HAProxy's Galera frontend on the
+    VIP; the writer records which ids were acknowledged.  The table and a
+    user for the lab's subnet are created on the first Promoted node.
+    """
+    from .controllers import GALERA_FRONTEND_PORT, _enter_netns  # noqa: PLC0415
+    from .galera_writer import (  # noqa: PLC0415
+        ROWS_DATABASE,
+        ROWS_TABLE,
+        WRITER_USER,
+        RowWriter,
+        WriterAccount,
+    )
+
+    galera = lab.galera
+    account = getattr(lab, "writer_account", None)
+    if account is None:
+        password = secrets.token_urlsafe(18)
+        host = "192.168.77.%"
+        (via,) = [n for n, role in galera_roles(lab).items() if role == "Promoted"][:1]
+        galera.sql(
+            via,
+            f"CREATE DATABASE IF NOT EXISTS {ROWS_DATABASE};"
+            f" CREATE TABLE IF NOT EXISTS {ROWS_TABLE} ("
+            " id INT NOT NULL PRIMARY KEY, payload VARCHAR(64) NOT NULL"
+            ") ENGINE=InnoDB;"
+            f" CREATE OR REPLACE USER '{WRITER_USER}'@'{host}'"
+            f" IDENTIFIED BY '{password}';"
+            f" GRANT SELECT, INSERT ON {ROWS_DATABASE}.* TO '{WRITER_USER}'@'{host}';",
+            secret=True,
+        )
+        account = WriterAccount(WRITER_USER, password, host)
+        lab.writer_account = account
+        lab.next_row = 1
+    netns = lab.cluster.client_ns
+
+    class ClientWriter(RowWriter):  # type: ignore[misc]
+        def run(self) -> None:
+            _enter_netns(netns)  # this thread only: the client's namespace
+            super().run()
+
+    writer = ClientWriter(
+        {"vip": (VIP, GALERA_FRONTEND_PORT)},
+        account,
+        interval=0.05,
+        first_id=lab.next_row,
+    )
+    writer.start()
+    return writer
+
+
+def stop_writer(lab: ControllerLab, writer: Any) -> dict[str, list[int]]:
+    """Stop the writer; return, per node, the acknowledged ids it lacks."""
+    writer.stop()
+    lab.next_row = max([*writer.acked, *writer.uncertain, lab.next_row]) + 1
+    acked = writer.acked
+    return {name: sorted(acked - lab.galera.rows(name)) for name in lab.cluster.names}
+
+
+def whole_cluster(lab: ControllerLab, timeout: float = 300) -> Result:
+    """Scenario 4: every node killed at once, then powered on through its BMC.
+
+    A writer inserts through the VIP before and after; every acknowledged
+    row must be on every node once the cluster has come back by itself.
+    """
+    wait_all_running(lab)
+    writer = start_writer(lab)
+    try:
+        writer.wait_acked(20, timeout=60)
+        t0 = time.monotonic()
+        for name in lab.cluster.names:
+            lab.coupler.power_off(name)
+        killed = len(writer.acked)
+        for name in lab.cluster.names:  # a power cycle, as after an outage
+            lab.ipmi[name].set_power(False)
+        time.sleep(1)
+        for name in lab.cluster.names:
+            lab.ipmi[name].set_power(True)
+        back = wait_all_running(lab, timeout=timeout)
+        writer.wait_acked(killed + 20, timeout=60)
+        writes = time.monotonic() - t0
+    finally:
+        missing = stop_writer(lab, writer)
+    result = Result("whole cluster killed", "ctl1 ctl2 ctl3", Summary(0, 0, 0.0, 0.0))
+    result.milestones["every instance running again"] = time.monotonic() - t0
+    result.milestones["powered on -> running"] = back
+    result.milestones["writes acknowledged again"] = writes
+    result.notes["acknowledged rows missing"] = [
+        f"{name}: {ids}" for name, ids in missing.items() if ids
+    ]
+    result.notes["rows acknowledged"] = [str(len(writer.acked))]
     cleanup(lab)
     return result
