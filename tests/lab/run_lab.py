@@ -1,10 +1,13 @@
 """``make lab`` and ``make lab-shell``: the whole controller cluster, live (issue #14).
 
 ``python -m tests.lab.run_lab`` installs hakit into the live system (and
-puts back what was there afterwards), starts :class:`ControllerLab`, prints
-``crm_mon -1 -A`` and a short report, runs the failover scenarios once each
-with the client probing the VIP every 50 ms, and tears everything down: only
-what it started, by pid; every namespace removed.
+puts back what was there afterwards), starts :class:`ControllerLab` with
+Galera, prints ``crm_mon -1 -A`` and a short report, runs the failover
+scenarios once each (1: kill -9 keystone, 2: kill the VIP's node, 3: level-1
+fencing broken, 4: every node killed at once) with the client probing the
+VIP every 50 ms and writing to Galera through it, and tears everything down:
+only what it started, by pid; every namespace removed.  ``--no-galera``
+leaves Galera out (and scenario 4, which checks its writes).
 
 ``python -m tests.lab.run_lab --shell`` starts the same lab, prints how to
 enter a node, the client namespace and the BMCs, and keeps it running until
@@ -31,6 +34,7 @@ from tests.lab.agents import (
 from tests.lab.controllers import (
     CLIENT_ADDRESS,
     FRONTEND_PORT,
+    GALERA_FRONTEND_PORT,
     IPMI_BMCS,
     REDFISH_ADDRESS,
     VIP,
@@ -53,6 +57,12 @@ def describe(lab: ControllerLab) -> str:
         f"client {CLIENT_ADDRESS}: ip netns exec {lab.cluster.client_ns}"
         f" curl http://{VIP}:{FRONTEND_PORT}/v3"
     )
+    if lab.galera is not None:
+        lines.append(
+            f"Galera through the VIP (one writer at a time): {VIP}:"
+            f"{GALERA_FRONTEND_PORT}; on a node: mariadb"
+            " --defaults-file=/etc/mysql/hakit-galera.cnf"
+        )
     lines.append(f"work directory: {lab.workdir}")
     lines.append(
         "lab up: "
@@ -66,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shell", action="store_true", help="keep it running")
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--no-galera", action="store_true", help="leave Galera out")
     args = parser.parse_args(argv)
     venv = openstack_venv()
     reason = venv_missing(venv)
@@ -81,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         install_agents()
         install_redfish_agent(sys.executable)
-        lab = ControllerLab(workdir, venv=venv)
+        lab = ControllerLab(workdir, venv=venv, galera=not args.no_galera)
         print("starting the lab: 3 nodes, 6 BMCs, hakit-cib's CIB...", flush=True)
         lab.start()
         try:
-            took = scenarios.wait_all_running(lab)
+            took = scenarios.wait_all_running(lab, timeout=300)
             lab.timings["every instance running"] = lab.timings.get("ready", 0.0) + took
             print(lab.crm_mon())
             print(describe(lab), flush=True)
@@ -98,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
                     pass
                 return 0
             print("\n== scenarios ==", flush=True)
-            for scenario in (scenarios.kill_keystone, scenarios.kill_node):
+            todo = [
+                scenarios.kill_keystone,
+                scenarios.kill_node,
+                scenarios.level_one_broken,
+            ]
+            if not args.no_galera:
+                todo.append(scenarios.whole_cluster)
+            for scenario in todo:
                 t0 = time.monotonic()
                 result = scenario(lab)
                 print(scenarios.report(result))
