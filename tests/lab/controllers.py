@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import pickle
 import sqlite3
@@ -498,6 +499,7 @@ class ControllerLab:
         *,
         venv: Path | None = None,
         galera: bool = False,
+        rabbitmq: bool = False,
         token_coefficient: int | None = None,
     ) -> None:
         """Describe the lab; :meth:`start` builds it.
@@ -508,22 +510,32 @@ class ControllerLab:
             venv: The OpenStack test virtualenv (keystone); needed by
                 :data:`LAB_CLUSTER`, which runs keystone on every node.
             galera: Add the Galera clone (:data:`LAB_GALERA`) behind HAProxy.
+            rabbitmq: Add hakit-cib's RabbitMQ clone (``ocf:hakit:rabbitmq``,
+                one member per node, tests/lab/rabbitmq_agent.py's files).
+                Experimental, no test yet: in the one run so far the clone
+                never formed (see bench/README.md, controller cluster
+                findings).
             token_coefficient: Corosync's token_coefficient, for experiments
                 (default: hakit's, 650 ms).
         """
         self.workdir = Path(workdir)
         self.venv = venv
         self.galera_enabled = galera
-        if galera:
-            self.workdir.mkdir(parents=True, exist_ok=True)
-            combined = self.workdir / "lab-cluster-galera.toml"
-            combined.write_text(topology.read_text() + "\n" + LAB_GALERA.read_text())
-            topology = combined
         self.topology = topology
         self.galera: Any = None
+        self.rabbit: Any = None
         self.cluster = ControllerCluster(
             self.workdir / "cluster", topology, token_coefficient
         )
+        if galera or rabbitmq:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            text = topology.read_text()
+            if galera:
+                text += "\n" + LAB_GALERA.read_text()
+            if rabbitmq:
+                text = self._with_rabbitmq(text)
+            self.topology = self.workdir / "lab-cluster-combined.toml"
+            self.topology.write_text(text)
         self.ipmi = {
             name: HubBmc(address, IPMI_PORT, self.workdir / "bmc" / name)
             for name, address in IPMI_BMCS.items()
@@ -564,6 +576,8 @@ class ControllerLab:
             self.galera = NamespacedGalera(self.cluster)
             self.galera.setup()
             self.timings["galera prepared"] = time.monotonic() - t0
+        if self.rabbit is not None:
+            self.rabbit.setup()
         if self.venv is not None:
             self._prepare_services(self.venv)
             self.timings["services prepared"] = time.monotonic() - t0
@@ -614,6 +628,23 @@ class ControllerLab:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(password + "\n")
+
+    def _with_rabbitmq(self, text: str) -> str:
+        """``text`` with RabbitMQ deployed, its parameters the lab's files."""
+        from .rabbitmq_agent import RabbitAgents  # noqa: PLC0415
+
+        self.rabbit = RabbitAgents(
+            self.cluster, self.workdir / "rabbit", resource="hakit-rabbitmq"
+        )
+        marker = 'haproxy = "ocf"\n'
+        if marker not in text:
+            raise ValueError(f"{self.topology}: no [services] haproxy line")
+        params = ", ".join(
+            f"{key} = {json.dumps(value)}"
+            for key, value in self.rabbit.params().items()
+        )
+        text = text.replace(marker, marker + "rabbitmq = true\n", 1)
+        return text + f"\n[overrides.rabbitmq]\nparams = {{ {params} }}\n"
 
     def _prepare_services(self, venv: Path) -> None:
         """Write each node's haproxy.cfg and keystone (one template, copied).

@@ -34,6 +34,7 @@ VIP_RSC = "hakit-vip-internal"
 KEYSTONE_RSC = "hakit-keystone"
 KEYSTONE_CLONE = "hakit-keystone-clone"
 HAPROXY_CLONE = "hakit-haproxy-clone"
+RABBIT_CLONE = "hakit-rabbitmq-clone"
 URL = f"http://{VIP}:{FRONTEND_PORT}/v3"
 #: The client's steady state before a fault, and after the repair.
 BEFORE = 2.0
@@ -91,6 +92,8 @@ def all_running(lab: ControllerLab) -> bool:
         return False
     if lab.galera is not None and not galera_promoted(lab):
         return False
+    if lab.rabbit is not None and len(lab.where(RABBIT_CLONE)) != 3:
+        return False
     return all(
         keystone_answers(lab, node.address) for node in lab.cluster.nodes.values()
     ) and vip_answers(lab)
@@ -104,6 +107,8 @@ def wait_all_running(lab: ControllerLab, timeout: float = 180) -> float:
 def cleanup(lab: ControllerLab) -> None:
     """Forget failures, so the next run starts from fail counts of zero."""
     for rsc in (KEYSTONE_CLONE, HAPROXY_CLONE, VIP_RSC, "hakit-galera-clone"):
+        if rsc == "hakit-galera-clone" and lab.galera is None:
+            continue
         lab.run(["crm_resource", "--cleanup", "-r", rsc], check=False, timeout=60)
 
 
@@ -174,6 +179,7 @@ def kill_node(lab: ControllerLab, timeout: float = 90) -> Result:
     wait_all_running(lab)
     (node,) = lab.where(VIP_RSC)
     writer = start_writer(lab) if lab.galera is not None else None
+    queues = _fill_queues(lab, node) if lab.rabbit is not None else {}
     probe = _probe(lab, "kill-node")
     try:
         if writer is not None:
@@ -210,6 +216,12 @@ def kill_node(lab: ControllerLab, timeout: float = 90) -> Result:
     result.milestones["first answer through the moved VIP"] = result.client.outage
     result.milestones["fenced (BMC off)"] = fenced_at
     result.milestones["node back, every instance running"] = back
+    if queues:
+        result.notes["durable messages missing"] = [
+            f"{queue} on {where}: {found} of {count}"
+            for queue, (where, count) in queues.items()
+            if (found := lab.rabbit.wait_depth(where, queue, count)) != count
+        ]
     rejoin = summary(outcomes, t1, t2)
     result.notes["rejoin"] = [
         f"{rejoin.failed} of {rejoin.requests} requests failed while {node}"
@@ -223,6 +235,26 @@ def kill_node(lab: ControllerLab, timeout: float = 90) -> Result:
     ]
     cleanup(lab)
     return result
+
+
+def _fill_queues(lab: ControllerLab, victim: str) -> dict[str, tuple[str, int]]:
+    """Publish confirmed persistent messages to durable queues; return them.
+
+    A classic queue on the node about to be killed (back when it rejoins)
+    and a quorum queue through a survivor.  Returns queue -> (node to read
+    it on, count).
+    """
+    survivor = next(n for n in lab.cluster.names if n != victim)
+    stamp = time.monotonic_ns()
+    classic, quorum = f"lab-classic-{stamp}", f"lab-quorum-{stamp}"
+    published = {
+        classic: (victim, lab.rabbit.publish(victim, classic, 30, "classic")),
+        quorum: (survivor, lab.rabbit.publish(survivor, quorum, 30, "quorum")),
+    }
+    for queue, (_, count) in published.items():
+        if count != 30:
+            raise RuntimeError(f"only {count} of 30 messages confirmed on {queue}")
+    return published
 
 
 def _first_failure(outcomes: list[Outcome], t0: float) -> float:
