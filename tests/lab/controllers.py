@@ -38,6 +38,7 @@ import ctypes
 import json
 import os
 import pickle
+import shutil
 import sqlite3
 import subprocess
 import threading
@@ -595,6 +596,7 @@ class ControllerLab:
         """Stop coupling, cluster, BMCs; delete every namespace.  Idempotent."""
         errors: list[str] = []
         self.coupler.stop()
+        self._keep_node_logs()
         try:
             self.cluster.stop()
         except ClusterError as exc:
@@ -613,6 +615,21 @@ class ControllerLab:
             _delete_netns(ns)
         if errors:
             raise ClusterError("; ".join(errors))
+
+    def _keep_node_logs(self) -> None:
+        """Copy the agents' logs (HAProxy's requests...) out of each node's /run.
+
+        The nodes' /run is a tmpfs that goes with the lab; the copies stay in
+        ``workdir/node-logs/<node>``.
+        """
+        for name, node in self.cluster.nodes.items():
+            if node.anchor is None or not _is_alive(node.anchor):
+                continue
+            target = self.workdir / "node-logs" / name
+            with contextlib.suppress(OSError):
+                target.mkdir(parents=True, exist_ok=True)
+                for log in (node.root() / "run/resource-agents").glob("*.log"):
+                    shutil.copy(log, target / log.name)
 
     def _write_passwords(self) -> None:
         """Write each node's BMC password files into its private /run/hakit."""
