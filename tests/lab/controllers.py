@@ -37,9 +37,7 @@ import contextlib
 import ctypes
 import json
 import os
-import pickle
 import shutil
-import sqlite3
 import subprocess
 import threading
 import time
@@ -191,38 +189,6 @@ class HubBmc(PyghmiBmc):
     def transitions_file(self) -> Path:
         """Return the file the BMC appends each power change to."""
         return self.state_dir / "transitions"
-
-
-def redfish_power(state_dir: Path) -> dict[str, bool]:
-    """Read every fake system's effective power from the emulator's state DB.
-
-    sushy's fake driver applies a pending change on the next GET; a pending
-    change whose time has come counts as applied here (the fence agent's
-    next status read will show it).  Returns uuid -> on.
-    """
-    db = state_dir / "fakedriver.sqlite"
-    if not db.exists():
-        return {}
-    try:
-        with contextlib.closing(
-            sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        ) as conn:
-            conn.execute("pragma busy_timeout=1000")
-            rows = conn.execute("select key, value from cache").fetchall()
-    except sqlite3.Error:  # being created by the emulator: nothing to read yet
-        return {}
-    power: dict[str, bool] = {}
-    now = time.time()
-    for key, value in rows:
-        system = pickle.loads(value)  # noqa: S301 - our own emulator's state
-        state = system.get("power_state")
-        pending = system.get("pending_power")
-        if pending and now >= pending.get("apply_time", now + 1):
-            state = (
-                "On" if "Restart" in pending["power_state"] else pending["power_state"]
-            )
-        power[pickle.loads(key)] = state == "On"  # noqa: S301
-    return power
 
 
 # -- the cluster with its bridge-side extras ---------------------------------------
@@ -809,6 +775,5 @@ __all__ = [
     "HubBmc",
     "PowerCoupler",
     "netns_executor",
-    "redfish_power",
     "running",
 ]
