@@ -10,10 +10,12 @@ PYTEST_ARGS   ?=
 
 export VENV
 
-.PHONY: help deps test check lint unit contract integration golden demo install deb rpm bench clean
+.PHONY: help deps test check lint unit contract integration golden demo lab lab-shell install deb rpm bench failover clean
 
 help:
 	@echo "make demo        build, verify and simulate the shipped topology; agents on a live node"
+	@echo "make lab         the whole 3-node controller cluster live, its failover scenarios, teardown"
+	@echo "make lab-shell   the same lab, left running until Ctrl-C; prints how to enter a node"
 	@echo "make test        install what the tests need, then lint + the whole suite"
 	@echo "make check       lint, unit and contract tests (no daemons)"
 	@echo "make integration the tests that run real daemons"
@@ -22,6 +24,7 @@ help:
 	@echo "make deb         build the .deb packages (and python3-redfish) into dist/deb"
 	@echo "make rpm         build the RPM packages for the RHEL 9 family into dist/rpm"
 	@echo "make bench       reproducible benchmarks (see bench/README.md)"
+	@echo "make failover    failover of the live lab from a client, 5 runs (bench/failover.py)"
 
 deps:
 	@packaging/ci/install-deps.sh
@@ -53,6 +56,14 @@ golden: deps
 demo: deps
 	$(PY) examples/demo.py
 
+# The whole controller cluster (tests/lab/controllers.py): needs root, the
+# cluster packages and the OpenStack test venv (make deps installs them).
+lab: deps
+	$(PY) -m tests.lab.run_lab
+
+lab-shell: deps
+	$(PY) -m tests.lab.run_lab --shell
+
 install:
 	$(SYSTEM_PYTHON) packaging/install.py --destdir "$(DESTDIR)"
 
@@ -64,6 +75,9 @@ rpm: deps
 
 bench: deps
 	bench/run.sh
+
+failover: deps
+	$(PY) bench/failover.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -23,11 +23,14 @@ _REPO = Path(__file__).resolve().parents[2]
 if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
 
-from tests.lab.galera import NamespacedGalera  # noqa: E402
+from tests.lab.controllers import ControllerLab  # noqa: E402
+from tests.lab.galera import NamespacedGalera, galera_missing  # noqa: E402
 from tests.lab.galera_agent import GaleraAgent  # noqa: E402
 from tests.lab.galera_clone import CLONE, clone_xml  # noqa: E402
+from tests.lab.ipmi import pyghmi_missing  # noqa: E402
 from tests.lab.multinode import MULTI_REQUIRED_TOOLS, MultiCluster  # noqa: E402
 from tests.lab.pacemaker import REQUIRED_TOOLS, SAFE_PATH, Cluster  # noqa: E402
+from tests.lab.redfish import redfish_missing  # noqa: E402
 from tests.unavailable import unavailable  # noqa: E402
 
 
@@ -141,3 +144,52 @@ def galera_clone(
             ctl1.run(
                 ["crm_resource", "--cleanup", "-r", CLONE, "-N", node], check=False
             )
+
+
+@pytest.fixture(scope="module")
+def controller_lab(
+    tmp_path_factory: pytest.TempPathFactory,
+    installed_agents: Path,
+    openstack_venv_path: Path,
+) -> Iterator[ControllerLab]:
+    """The whole controller cluster of ``make lab`` (tests/lab/controllers.py).
+
+    Three namespaced nodes, each with an IPMI BMC (fencing level 1) and a
+    Redfish system (level 2) whose power-off kills the node and whose
+    power-on boots it; hakit-cib's CIB of tests/lab/lab-cluster.toml (VIP,
+    HAProxy clone, keystone clone) loaded with ``crm configure load xml
+    update``.  Module scoped: it runs beside
+    no other three-node lab of the same module.
+    """
+    reason = _three_nodes_unavailable_reason() or redfish_missing() or pyghmi_missing()
+    if reason:
+        unavailable(reason)
+    yield from _running(
+        ControllerLab(tmp_path_factory.mktemp("controllers"), venv=openstack_venv_path),
+        "controller_lab",
+    )
+
+
+@pytest.fixture(scope="module")
+def controller_lab_galera(
+    tmp_path_factory: pytest.TempPathFactory,
+    installed_agents: Path,
+    openstack_venv_path: Path,
+) -> Iterator[ControllerLab]:
+    """``controller_lab`` plus the Galera clone behind HAProxy on the VIP."""
+    reason = (
+        _three_nodes_unavailable_reason()
+        or redfish_missing()
+        or pyghmi_missing()
+        or galera_missing()
+    )
+    if reason:
+        unavailable(reason)
+    yield from _running(
+        ControllerLab(
+            tmp_path_factory.mktemp("controllers-galera"),
+            venv=openstack_venv_path,
+            galera=True,
+        ),
+        "controller_lab_galera",
+    )

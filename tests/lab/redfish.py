@@ -87,6 +87,9 @@ PASSWORD = "adminpass"  # noqa: S105 - lab credential, never on argv
 BCRYPT_COST = 4
 WRONG_NAME = "wrong-name.invalid"
 SYSTEMS_PATH = "/redfish/v1/Systems"
+#: In the faults directory: one line per power change of a system (see
+#: :func:`_record_transitions`).
+TRANSITIONS_FILE = "transitions"
 RESET_SUFFIX = "/Actions/ComputerSystem.Reset"
 
 # Flag files in the faults directory (read by the launcher on every request).
@@ -736,6 +739,32 @@ class _FaultInjector:
         return self.app(environ, start_response)
 
 
+def _record_transitions(driver: Any, path: Path) -> None:
+    """Append ``TIME UUID On|Off`` to ``path`` whenever a system's power changes.
+
+    sushy's fake driver applies a change on the next GET and keeps only the
+    current state; the log keeps an off followed at once by an on (a reboot),
+    so that a watcher polling the state cannot miss it.
+    """
+    original = driver._update
+
+    def _update(self: Any, system: Any, **changes: Any) -> Any:
+        if isinstance(system, str):
+            system = self._get(system)
+        was = system.get("power_state")
+        pending = changes.get("pending_power") or {}
+        if "Restart" in pending.get("power_state", ""):
+            was = "On"  # set_power_state already wrote Off into the system
+        result = original(self, system, **changes)
+        now = system.get("power_state")
+        if now != was:
+            with open(path, "a") as handle:
+                handle.write(f"{time.time():.3f} {system['uuid']} {now}\n")
+        return result
+
+    driver._update = _update
+
+
 def _die_with_parent(parent_pid: int) -> None:
     """Get SIGTERM when the thread that started us dies; exit if it already has."""
     import ctypes  # noqa: PLC0415
@@ -756,6 +785,7 @@ def _launch(config_file: str, faults_dir: str, parent_pid: int) -> int:
     faults = Path(faults_dir)
     stats = Stats(faults / STATS_FILE)
     fakedriver.random = _PowerDelay(faults / FAULT_POWER_DELAY)
+    _record_transitions(fakedriver.FakeDriver, faults / TRANSITIONS_FILE)
     app = emulator.app
     app.configure(config_file=config_file)  # installs the basic-auth middleware
     auth = app.wsgi_app
