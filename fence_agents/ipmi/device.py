@@ -56,8 +56,12 @@ CONTROL_DATA = {PowerTarget.OFF: 0, PowerTarget.ON: 1, PowerTarget.CYCLE: 2}
 #: pyghmi's completion code for "no answer after its retries".
 NO_ANSWER = 0xFFFF
 #: The shortest first wait for an answer; each retransmit waits a second more
-#: (pyghmi's rule), so a BMC that takes 1.5 s is retransmitted to once at most.
-FIRST_WAIT = 1.0
+#: (pyghmi's rule).  2 s is ipmitool's retransmission interval for lanplus
+#: (``-N``, fence_ipmilan's default): a BMC that takes 1.5 s per request is
+#: not retransmitted to before it answered.  With 1 s, it was: the stock BMC
+#: carried the retransmit out too and was busy 1.5 s more, the request after
+#: it got no answer within its share of the phase, and the session was lost.
+FIRST_WAIT = 2.0
 #: Kept between pyghmi giving up and the deadline, for the worker to return.
 GRACE = 0.25
 #: Bridging (IPMI 2.0 section 22.7): a request for another IPMB address goes
@@ -151,9 +155,23 @@ class IpmiSession:
         self.pace = 0.0
 
     def _usable(self, what: str, deadline: Deadline) -> Any:
-        """The session, logged in again if pyghmi gave it up."""
+        """The session, logged in again if pyghmi gave it up.
+
+        No login is started that could not leave time for the command after
+        it (at least the BMC's pace, and never less than :data:`FIRST_WAIT`):
+        a login abandoned at its deadline goes on in pyghmi's table of logins
+        in progress, and the next login to the same BMC joins it instead of
+        starting afresh (seen: a 3.6 s login got no answer after a 0.15 s one
+        was abandoned, with the BMC idle).
+        """
         if not getattr(self.session, "broken", False) or self._login is None:
             return self.session
+        left = deadline.remaining() - GRACE
+        if left < max(FIRST_WAIT, self.pace):
+            raise ActionTimeoutError(
+                f"{what}: {max(0.0, left):.1f} s left, too little to log in again "
+                "and send it"
+            )
         log.info("%s: the last command got no answer; logging in again", what)
         self.session = self._login(deadline)
         return self.session
@@ -208,11 +226,18 @@ class IpmiSession:
                     f"{what}: no answer from the BMC within {budget:.1f} s"
                 ) from None
             raise
+        took = time.monotonic() - began
         if isinstance(answer, dict) and answer.get("code") != NO_ANSWER:
-            took = time.monotonic() - began
             # Answered before the first retransmit: the BMC's own time.
             # Later: at least the first wait (or a packet was lost).
             self.pace = took if took < first else max(self.pace, first)
+            log.debug(
+                "%s: answered after %.2f s (first wait %.2f s, of %.2f s)",
+                what,
+                took,
+                first,
+                budget,
+            )
         if not isinstance(answer, dict):
             raise DeviceError(f"{what}: no answer from the BMC")
         error = answer.get("error")

@@ -130,6 +130,28 @@ def test_a_session_pyghmi_gave_up_is_logged_in_again():
     assert len(logins) == 1 and broken.sent == []
 
 
+def test_no_login_again_without_time_for_the_command_after_it():
+    # A login abandoned at its deadline goes on inside pyghmi, and the next
+    # login to the BMC joins it (issue #17): none is started that cannot end
+    # with time for the command.
+    broken = FakeIpmiSession()
+    broken.broken = True
+    logins = []
+    device = IpmiSession(broken, None, lambda deadline: logins.append(deadline))
+    device.pace = 1.5
+    with pytest.raises(ActionTimeoutError, match="too little to log in again"):
+        device.power_state(Deadline(1.5))
+    assert logins == [] and broken.sent == []
+
+
+@pytest.mark.parametrize("budget", [2.15, 3.35, 4.75])
+def test_a_bmc_taking_1_5_s_is_not_retransmitted_to_before_it_answers(budget):
+    # A retransmit the stock BMC carries out again keeps it busy 1.5 s more,
+    # and the next request of the phase then gets no answer in time.
+    first, _ = pacing(budget)
+    assert first >= min(budget, 2.0)
+
+
 def test_ipmi_answer_to_another_command_is_refused():
     other = {"netfn": 7, "command": 1, "code": 0, "data": b"\x01"}
     session = FakeIpmiSession(answers={(0, 1): other})
