@@ -56,12 +56,10 @@ CONTROL_DATA = {PowerTarget.OFF: 0, PowerTarget.ON: 1, PowerTarget.CYCLE: 2}
 #: pyghmi's completion code for "no answer after its retries".
 NO_ANSWER = 0xFFFF
 #: The shortest first wait for an answer; each retransmit waits a second more
-#: (pyghmi's rule).  2 s is ipmitool's retransmission interval for lanplus
-#: (``-N``, fence_ipmilan's default): a BMC that takes 1.5 s per request is
-#: not retransmitted to before it answered.  With 1 s, it was: the stock BMC
-#: carried the retransmit out too and was busy 1.5 s more, the request after
-#: it got no answer within its share of the phase, and the session was lost.
-FIRST_WAIT = 2.0
+#: (pyghmi's rule), so a BMC that takes 1.5 s is retransmitted to once at most.
+#: Not longer: a BMC that loses answers is then retransmitted to in time
+#: (2 s, ipmitool's lanplus interval, failed 3 lost answers in an 8 s phase).
+FIRST_WAIT = 1.0
 #: Kept between pyghmi giving up and the deadline, for the worker to return.
 GRACE = 0.25
 #: Bridging (IPMI 2.0 section 22.7): a request for another IPMB address goes
@@ -105,6 +103,24 @@ def pacing(budget: float, floor: float = FIRST_WAIT) -> tuple[float, float]:
         sends += 1
     first = (budget - sends * (sends - 1) / 2) / sends
     return first, first + sends - 1 + 0.5
+
+
+def _pace(pace: float, took: float, first: float) -> float:
+    """Return the BMC's pace after an answer that came ``took`` seconds after the send.
+
+    Before the first retransmit (``first``), ``took`` is the BMC's own time.
+    During the first retransmit's wait, the answer is the first send's (a BMC
+    slower than the first wait) or the retransmit's (a packet was lost):
+    only ``took`` is enough for both.  Counting only the first wait (the old
+    rule) recorded 1.175 s for a BMC that takes 1.5 s, and the next read was
+    sent with 1.2 s left, got no answer and lost the session (issue #17).
+    Later still, packets were lost: at least the first wait.
+    """
+    if took < first:
+        return took
+    if took < 2 * first + 1:
+        return max(pace, took)
+    return max(pace, first)
 
 
 def _call(what: str, func: Callable[[], T], deadline: Deadline) -> T:
@@ -228,9 +244,7 @@ class IpmiSession:
             raise
         took = time.monotonic() - began
         if isinstance(answer, dict) and answer.get("code") != NO_ANSWER:
-            # Answered before the first retransmit: the BMC's own time.
-            # Later: at least the first wait (or a packet was lost).
-            self.pace = took if took < first else max(self.pace, first)
+            self.pace = _pace(self.pace, took, first)
             log.debug(
                 "%s: answered after %.2f s (first wait %.2f s, of %.2f s)",
                 what,

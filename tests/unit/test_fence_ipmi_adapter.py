@@ -17,6 +17,7 @@ from fence_agents.ipmi.device import (
     FIRST_WAIT,
     GRACE,
     IpmiSession,
+    _pace,
     _session_class,
     pacing,
 )
@@ -137,19 +138,26 @@ def test_no_login_again_without_time_for_the_command_after_it():
     broken = FakeIpmiSession()
     broken.broken = True
     logins = []
-    device = IpmiSession(broken, None, lambda deadline: logins.append(deadline))
+    device = IpmiSession(broken, None, logins.append)
     device.pace = 1.5
     with pytest.raises(ActionTimeoutError, match="too little to log in again"):
         device.power_state(Deadline(1.5))
     assert logins == [] and broken.sent == []
 
 
-@pytest.mark.parametrize("budget", [2.15, 3.35, 4.75])
-def test_a_bmc_taking_1_5_s_is_not_retransmitted_to_before_it_answers(budget):
-    # A retransmit the stock BMC carries out again keeps it busy 1.5 s more,
-    # and the next request of the phase then gets no answer in time.
-    first, _ = pacing(budget)
-    assert first >= min(budget, 2.0)
+@pytest.mark.parametrize(
+    ("took", "first", "pace"),
+    [
+        (0.4, 1.175, 0.4),  # before the retransmit: the BMC's own time
+        (1.5, 1.175, 1.5),  # a 1.5 s BMC answering the first send
+        (1.2, 1.175, 1.2),  # a lost answer, the retransmit answered
+        (4.0, 1.175, 1.175),  # after two retransmits: lost packets
+    ],
+)
+def test_pace_counts_up_to_the_answer(took, first, pace):
+    # Counting only the first wait (1.175 s) for a 1.5 s BMC let a read be
+    # sent with 1.2 s left, and the session was lost (issue #17).
+    assert _pace(0.0, took, first) == pytest.approx(pace)
 
 
 def test_ipmi_answer_to_another_command_is_refused():
