@@ -22,7 +22,8 @@ success where possible
     but ``stuck_on`` for off and reboot).
 
 Run: ``.venv/bin/python bench/fence_fault_sweep.py --trials 1000 --seed 17``
-(``--budget`` stops early after that many seconds and says so).  The agents
+(``--budget`` stops early after that many seconds and says so; ``--fault``
+and ``--action``, each repeatable, draw from a subset).  The agents
 run from a private install; the password goes on stdin (fence_ipmilan puts
 it on ipmitool's argv itself).
 """
@@ -153,7 +154,15 @@ def judge(
     )
 
 
-def sweep(trials: int, seed: int, budget: float, out: Path | None) -> dict[str, object]:
+def sweep(
+    trials: int,
+    seed: int,
+    budget: float,
+    out: Path | None,
+    *,
+    faults: tuple[str, ...] = tuple(FAULTS),
+    actions: tuple[str, ...] = ACTIONS,
+) -> dict[str, object]:
     rng = random.Random(seed)
     rows: dict[tuple[str, str], list[Verdict]] = defaultdict(list)
     began_all = time.monotonic()
@@ -162,8 +171,8 @@ def sweep(trials: int, seed: int, budget: float, out: Path | None) -> dict[str, 
         agents = install_private(Path(tmp) / "install")
         with PyghmiBmc(free_udp_port(), workdir=Path(tmp) / "bmc") as bmc:
             while done < trials and time.monotonic() - began_all < budget:
-                fault = rng.choice(list(FAULTS))
-                action = rng.choice(ACTIONS)
+                fault = rng.choice(list(faults))
+                action = rng.choice(actions)
                 state = rng.getstate()
                 for who in AGENTS:
                     rng.setstate(state)  # the same fault values for both
@@ -186,6 +195,8 @@ def sweep(trials: int, seed: int, budget: float, out: Path | None) -> dict[str, 
         "trials": done,
         "asked": trials,
         "seconds": round(elapsed),
+        "faults": list(faults),
+        "actions": list(actions),
         "table": table,
     }
     if out:
@@ -243,8 +254,27 @@ def main(argv: list[str] | None = None) -> int:
         help="stop after this many seconds",
     )
     parser.add_argument("--json", type=Path, help="write the result here")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        choices=list(FAULTS),
+        help="draw only from these faults (repeat; default: all)",
+    )
+    parser.add_argument(
+        "--action",
+        action="append",
+        choices=ACTIONS,
+        help="draw only from these actions (repeat; default: all)",
+    )
     args = parser.parse_args(argv)
-    result = sweep(args.trials, args.seed, args.budget, args.json)
+    result = sweep(
+        args.trials,
+        args.seed,
+        args.budget,
+        args.json,
+        faults=tuple(args.fault or FAULTS),
+        actions=tuple(args.action or ACTIONS),
+    )
     print(
         f"\n{result['trials']} of {result['asked']} trials, seed {result['seed']}, "
         f"{result['seconds']} s"

@@ -169,7 +169,10 @@ TIMEOUTS: Group = (
         SECONDS,
         default="3",
         metavar="seconds",
-        shortdesc="Wait X seconds for a command to complete",
+        shortdesc=(
+            "Wait X seconds plus login_timeout for password_script; "
+            "BMC requests are bounded by login_timeout and power_timeout"
+        ),
     ),
     Option(
         "retry_on",

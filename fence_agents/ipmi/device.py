@@ -57,6 +57,8 @@ CONTROL_DATA = {PowerTarget.OFF: 0, PowerTarget.ON: 1, PowerTarget.CYCLE: 2}
 NO_ANSWER = 0xFFFF
 #: The shortest first wait for an answer; each retransmit waits a second more
 #: (pyghmi's rule), so a BMC that takes 1.5 s is retransmitted to once at most.
+#: Not longer: a BMC that loses answers is then retransmitted to in time
+#: (2 s, ipmitool's lanplus interval, failed 3 lost answers in an 8 s phase).
 FIRST_WAIT = 1.0
 #: Kept between pyghmi giving up and the deadline, for the worker to return.
 GRACE = 0.25
@@ -101,6 +103,24 @@ def pacing(budget: float, floor: float = FIRST_WAIT) -> tuple[float, float]:
         sends += 1
     first = (budget - sends * (sends - 1) / 2) / sends
     return first, first + sends - 1 + 0.5
+
+
+def _pace(pace: float, took: float, first: float) -> float:
+    """Return the BMC's pace after an answer that came ``took`` seconds after the send.
+
+    Before the first retransmit (``first``), ``took`` is the BMC's own time.
+    During the first retransmit's wait, the answer is the first send's (a BMC
+    slower than the first wait) or the retransmit's (a packet was lost):
+    only ``took`` is enough for both.  Counting only the first wait (the old
+    rule) recorded 1.175 s for a BMC that takes 1.5 s, and the next read was
+    sent with 1.2 s left, got no answer and lost the session (issue #17).
+    Later still, packets were lost: at least the first wait.
+    """
+    if took < first:
+        return took
+    if took < 2 * first + 1:
+        return max(pace, took)
+    return max(pace, first)
 
 
 def _call(what: str, func: Callable[[], T], deadline: Deadline) -> T:
@@ -151,9 +171,23 @@ class IpmiSession:
         self.pace = 0.0
 
     def _usable(self, what: str, deadline: Deadline) -> Any:
-        """The session, logged in again if pyghmi gave it up."""
+        """The session, logged in again if pyghmi gave it up.
+
+        No login is started that could not leave time for the command after
+        it (at least the BMC's pace, and never less than :data:`FIRST_WAIT`):
+        a login abandoned at its deadline goes on in pyghmi's table of logins
+        in progress, and the next login to the same BMC joins it instead of
+        starting afresh (seen: a 3.6 s login got no answer after a 0.15 s one
+        was abandoned, with the BMC idle).
+        """
         if not getattr(self.session, "broken", False) or self._login is None:
             return self.session
+        left = deadline.remaining() - GRACE
+        if left < max(FIRST_WAIT, self.pace):
+            raise ActionTimeoutError(
+                f"{what}: {max(0.0, left):.1f} s left, too little to log in again "
+                "and send it"
+            )
         log.info("%s: the last command got no answer; logging in again", what)
         self.session = self._login(deadline)
         return self.session
@@ -208,11 +242,16 @@ class IpmiSession:
                     f"{what}: no answer from the BMC within {budget:.1f} s"
                 ) from None
             raise
+        took = time.monotonic() - began
         if isinstance(answer, dict) and answer.get("code") != NO_ANSWER:
-            took = time.monotonic() - began
-            # Answered before the first retransmit: the BMC's own time.
-            # Later: at least the first wait (or a packet was lost).
-            self.pace = took if took < first else max(self.pace, first)
+            self.pace = _pace(self.pace, took, first)
+            log.debug(
+                "%s: answered after %.2f s (first wait %.2f s, of %.2f s)",
+                what,
+                took,
+                first,
+                budget,
+            )
         if not isinstance(answer, dict):
             raise DeviceError(f"{what}: no answer from the BMC")
         error = answer.get("error")

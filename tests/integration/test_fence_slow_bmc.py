@@ -147,6 +147,37 @@ def test_slow_cycle_whose_off_half_cannot_be_seen(private_agents, pyghmi_bmc):
     assert seconds < LOGIN + 3 * 5 + SLACK
 
 
+@pytest.mark.parametrize("dedupe", [False, True], ids=["twice", "deduped"])
+def test_slow_cycle_in_6_s_phases(private_agents, pyghmi_bmc, dedupe):
+    # The sweep's slow-BMC cycle (power_timeout=6, power_wait=0), which failed
+    # 5 times in 66: the first read is retransmitted to (1.175 s first wait),
+    # and its pace was counted as 1.175 s, so the read-back after the cycle
+    # was sent with 1.2 s left to a BMC that takes 1.5 s; the session was
+    # lost, and the logins that followed ate the fallback's phases.  No read
+    # may be sent now that the BMC cannot answer in time.
+    pyghmi_bmc.set_fault("slow_seconds", 1.5)
+    pyghmi_bmc.set_fault("drop_duplicates", dedupe)
+    rc, out, err, seconds = fence(
+        private_agents,
+        pyghmi_bmc.port,
+        "reboot",
+        method="cycle",
+        power_timeout=6,
+        power_wait=0,
+        verbose=1,
+    )
+    assert (rc, out) == (0, "Success: Rebooted"), err
+    assert pyghmi_bmc.power is True
+    went_off = [on for _, on in pyghmi_bmc.transitions if not on]
+    assert went_off, "a reboot must have powered the node off"
+    assert "get power: no answer from the BMC" not in err
+    assert "login: no answer" not in err
+    # Paced to the BMC once its time is known: no control is sent twice.
+    for control in ("set cycle 1", "set power 0", "set power 1"):
+        assert pyghmi_bmc.history.count(control) <= 1, pyghmi_bmc.history
+    assert seconds < LOGIN + 3 * 6 + SLACK
+
+
 @pytest.mark.redfish_sim
 def test_redfish_bmc_taking_2_s_per_request(private_agents, redfish_emulator):
     rf = redfish_emulator

@@ -17,6 +17,7 @@ from fence_agents.ipmi.device import (
     FIRST_WAIT,
     GRACE,
     IpmiSession,
+    _pace,
     _session_class,
     pacing,
 )
@@ -128,6 +129,35 @@ def test_a_session_pyghmi_gave_up_is_logged_in_again():
     device = IpmiSession(broken, None, login)
     assert device.power_state(Deadline(5)).value == "OFF"
     assert len(logins) == 1 and broken.sent == []
+
+
+def test_no_login_again_without_time_for_the_command_after_it():
+    # A login abandoned at its deadline goes on inside pyghmi, and the next
+    # login to the BMC joins it (issue #17): none is started that cannot end
+    # with time for the command.
+    broken = FakeIpmiSession()
+    broken.broken = True
+    logins = []
+    device = IpmiSession(broken, None, logins.append)
+    device.pace = 1.5
+    with pytest.raises(ActionTimeoutError, match="too little to log in again"):
+        device.power_state(Deadline(1.5))
+    assert logins == [] and broken.sent == []
+
+
+@pytest.mark.parametrize(
+    ("took", "first", "pace"),
+    [
+        (0.4, 1.175, 0.4),  # before the retransmit: the BMC's own time
+        (1.5, 1.175, 1.5),  # a 1.5 s BMC answering the first send
+        (1.2, 1.175, 1.2),  # a lost answer, the retransmit answered
+        (4.0, 1.175, 1.175),  # after two retransmits: lost packets
+    ],
+)
+def test_pace_counts_up_to_the_answer(took, first, pace):
+    # Counting only the first wait (1.175 s) for a 1.5 s BMC let a read be
+    # sent with 1.2 s left, and the session was lost (issue #17).
+    assert _pace(0.0, took, first) == pytest.approx(pace)
 
 
 def test_ipmi_answer_to_another_command_is_refused():
