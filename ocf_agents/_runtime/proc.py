@@ -27,6 +27,8 @@ from ocf_agents._runtime.host import user_ids
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 
 if TYPE_CHECKING:
+    import subprocess
+
     import psutil
 
 log = lazylog.get(__name__)
@@ -300,19 +302,18 @@ def recorded_here(pid: int, path: str) -> bool:
     return created is not None and is_alive(pid) and abs(created - written) <= 1.5
 
 
-def start(
+def spawn(
     argv: Sequence[str],
     *,
-    pidfile: str,
     user: str = "",
     env: Mapping[str, str] | None = None,
     cwd: str = "/",
     log_path: str = "",
-) -> int:
-    """Start ``argv`` as a daemon in its own session and record its pid.
+) -> subprocess.Popen[bytes]:
+    """Run ``argv`` as ``user`` in its own session, output to ``log_path``.
 
-    No shell is involved.  The program must stay in the foreground (it must
-    not fork itself away): the pid recorded is the one started here.
+    No shell is involved; stdin is /dev/null.  The caller waits for the
+    child (a script) or leaves it to init (a daemon, :func:`start`).
 
     Raises:
         NotInstalledError: the program does not exist or is not executable.
@@ -347,7 +348,7 @@ def start(
             f"cannot open log file {log_path}: {exc.strerror}"
         ) from None
     try:
-        child = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+        return subprocess.Popen(  # noqa: S603 - argv list, never a shell
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -366,8 +367,30 @@ def start(
         raise PermissionDeniedError(f"cannot run {binary}: {exc.strerror}") from None
     finally:
         out.close()
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    pidfile: str,
+    user: str = "",
+    env: Mapping[str, str] | None = None,
+    cwd: str = "/",
+    log_path: str = "",
+) -> int:
+    """Start ``argv`` as a daemon in its own session and record its pid.
+
+    No shell is involved.  The program must stay in the foreground (it must
+    not fork itself away): the pid recorded is the one started here.
+
+    Raises:
+        NotInstalledError: the program does not exist or is not executable.
+        HostSetupError: the user or the log file is unusable.
+        PermissionDeniedError: switching user is not allowed.
+    """
+    child = spawn(argv, user=user, env=env, cwd=cwd, log_path=log_path)
     write_pidfile(pidfile, child.pid)
-    log.info("started %s as pid %d", binary, child.pid)
+    log.info("started %s as pid %d", argv[0], child.pid)
     # The agent exits long before the daemon: let init reap it, not us.
     child.returncode = 0
     return child.pid

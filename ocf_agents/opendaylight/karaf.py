@@ -13,12 +13,10 @@ from __future__ import annotations
 import os
 
 from ha_common import lazylog
-from ocf_agents._runtime import host, proc, statefile
+from ocf_agents._runtime import proc, statefile
 from ocf_agents._runtime.errors import (
     ActionTimeoutError,
     AgentError,
-    NotInstalledError,
-    PermissionDeniedError,
 )
 from ocf_agents.opendaylight import status
 
@@ -103,33 +101,14 @@ def run_script(
     import subprocess  # noqa: PLC0415
 
     path = script(cfg, name)
-    env = environment(cfg)
-    user = cfg.get_str("user")
-    uid, gid, home_dir = host.user_ids(user)
-    env.update(HOME=home_dir or "/", USER=user, LOGNAME=user)
-    switch = uid != os.geteuid()
-    if switch and os.geteuid() != 0:
-        raise PermissionDeniedError(f"only root can run Karaf as {user}")
     timeout = max(0.1, min(limit, ctx.deadline.remaining()))
-    with open(console, "ab") as out:
-        try:
-            child = subprocess.Popen(  # noqa: S603 - argv list, never a shell
-                [path],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=cfg.get_str("home"),
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-                user=uid if switch else None,
-                group=gid if switch else None,
-                extra_groups=[] if switch else None,
-            )
-        except FileNotFoundError:
-            raise NotInstalledError(f"{path} is not installed") from None
-        except PermissionError as exc:
-            raise PermissionDeniedError(f"cannot run {path}: {exc.strerror}") from None
+    child = proc.spawn(
+        [path],
+        user=cfg.get_str("user"),
+        env=environment(cfg),
+        cwd=cfg.get_str("home"),
+        log_path=console,
+    )
     try:
         return child.wait(timeout)
     except subprocess.TimeoutExpired:
