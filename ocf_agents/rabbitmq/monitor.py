@@ -26,7 +26,9 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     me = node.nodename(cfg)
     pid = node.beam_pid(cfg)
     if pid is None:
-        if statefile.read(node.state_path(ctx)) is not None and not ctx.is_probe:
+        if ctx.is_probe:
+            _report(cfg, ctx)
+        elif statefile.read(node.state_path(ctx)) is not None:
             _withdraw(ctx)
         return OcfRc.NOT_RUNNING
     timeout = min(node.PROBE_TIMEOUT, max(0.5, ctx.deadline.remaining() / 2))
@@ -37,7 +39,7 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
         )
     view = [me]
     if cfg.get_str("management_url"):
-        view = _membership(cfg, me, timeout)
+        view = _membership(cfg, ctx, me, timeout)
     if ctx.check_level >= 10:  # noqa: PLR2004 - OCF_CHECK_LEVEL 10
         done = node.ctl(cfg, ctx.deadline, "check_running", tool="rabbitmq-diagnostics")
         if done.returncode != 0:
@@ -52,7 +54,7 @@ def monitor(cfg: Config, ctx: ActionContext) -> OcfRc:
     return OcfRc.SUCCESS
 
 
-def _membership(cfg: Config, me: str, timeout: float) -> list[str]:
+def _membership(cfg: Config, ctx: ActionContext, me: str, timeout: float) -> list[str]:
     """This node's view from the management API; raise when it is unhealthy."""
     nodes = node.management_nodes(cfg, timeout)
     by_name = {str(n.get("name")): n for n in nodes}
@@ -64,10 +66,10 @@ def _membership(cfg: Config, me: str, timeout: float) -> list[str]:
         shown = ", ".join(str(p) for p in partitions)  # type: ignore[attr-defined]
         raise AgentError(f"{me} sees a network partition from {shown}")
     running = sorted(name for name, n in by_name.items() if n.get("running"))
-    if state.minority(len(running), len(by_name)):
+    if state.minority(len(running), len(by_name)) and _run_without(ctx, me):
         raise AgentError(
             f"{me} is in a minority: {len(running)} of {len(by_name)} members run "
-            f"({', '.join(running)})"
+            f"({', '.join(running)}), and others run without it"
         )
     alarms = [
         f"{name} {kind}"
@@ -78,6 +80,36 @@ def _membership(cfg: Config, me: str, timeout: float) -> list[str]:
     if alarms:
         log.warning("resource alarm: %s (publishers are blocked)", ", ".join(alarms))
     return [me, *(name for name in running if name != me)]
+
+
+def _run_without(ctx: ActionContext, me: str) -> bool:
+    """Other members publish a running view without ``me``: a partition.
+
+    A node that booted first after a full crash sees the others down too,
+    but they publish no such view (a stopped instance withdraws its own, and
+    a view from before the crash names ``me``): it is the seed the others
+    join, not a minority to stop.  Only this rare path asks attrd.
+    """
+    here = cluster.this_node(ctx.meta, ctx.deadline)
+    views = cluster.query_all(node.attr(ctx, ATTR_RUNNING), ctx.deadline)
+    return any(
+        view and me not in view.split(",")
+        for pcmk, view in views.items()
+        if pcmk != here
+    )
+
+
+def _report(cfg: Config, ctx: ActionContext) -> None:
+    """A probe publishes the node's report, so starts find every online node's.
+
+    Pacemaker probes a node as it joins, before it issues any start there;
+    a start that needs this node's data to decide then need not wait for
+    this node's own start.  Best effort: a probe never fails on it.
+    """
+    try:
+        node.publish_report(cfg, ctx)
+    except (cluster.ClusterToolError, OSError, AgentError) as exc:
+        log.warning("could not publish the report: %s", exc)
 
 
 def _withdraw(ctx: ActionContext) -> None:

@@ -17,6 +17,9 @@ ATTR_RUNNING = "running"
 ATTR_REPORT = "report"
 ATTR_WAITING = "waiting"
 ATTR_FORCE = "force-boot"
+#: Private (attrd only, never in the CIB): "<epoch> starting|booting" while a
+#: start runs, so peers know whose start is in flight beside theirs.
+ATTR_STARTING = "starting"
 
 
 def _policy(value: str) -> str:
@@ -57,20 +60,28 @@ When no member runs, a node boots first only when that is safe: it was the
 last member down (RabbitMQ's nodes_running_at_shutdown, and what stop
 recorded), or every member of its cluster has reported (<resource>-report:
 node name, whether it holds data, how many members ran when it stopped) and
-it is the chosen one (the fewest members running at its stop, then the
-lowest name), or an operator allowed it, with a time-limited transient
-attribute holding an expiry time (UTC ISO 8601 or seconds since the epoch):
+it is the chosen one (the fewest members running at its stop, then a
+member whose start runs now, then the lowest name), or an operator allowed
+it, with a time-limited transient attribute holding an expiry time (UTC ISO
+8601 or seconds since the epoch):
   attrd_updater -N ctl2 -n <resource>-force-boot -U 2026-11-22T15:30:00Z
-A start that cannot go on yet says what it waits for in <resource>-waiting
-(crm_mon -A shows it) and fails inside its deadline; it never hangs in
-RabbitMQ's Mnesia table wait.
+Empty nodes create a cluster: the lowest-named of the starts that run
+together.  A start never waits on a start Pacemaker has not issued (no new
+action is issued while one runs): each start marks itself in the private
+attribute <resource>-starting; a start waits within its deadline for
+members whose start runs beside it, for any other at most 20 s, then fails
+so that Pacemaker can go on.  What it waits for is in <resource>-waiting
+(crm_mon -A).  It never hangs in RabbitMQ's Mnesia table wait.
 
 The monitor runs no Erlang program: the node's beam process must live, its
 AMQP listener must answer an AMQP 0-9-1 handshake (proof that the broker
 accepts clients), and, with management_url, the management API says which
 members run, whether this node sees a partition and whether an alarm is
-raised.  A partition or a minority (fewer running members than half of the
-cluster) is a failure, as is a beam without its application.  A live beam
+raised.  A partition is a failure, and so is a minority (fewer running
+members than half of the cluster) while other members publish that they run
+without this node; a node alone because it booted first after a full crash
+is the one the others join, not a failure.  A beam without its application
+is a failure.  A live beam
 is never reported as stopped.  OCF_CHECK_LEVEL=10 adds
 "rabbitmq-diagnostics check_running" (one Erlang VM boot).
 

@@ -20,8 +20,22 @@ from ocf_agents._runtime.env import Config
 from ocf_agents._runtime.errors import ActionTimeoutError, AgentError, ConfigError
 from ocf_agents._runtime.rc import OcfRc
 from ocf_agents.rabbitmq import node, state
-from ocf_agents.rabbitmq.spec import ATTR_FORCE, ATTR_REPORT, ATTR_RUNNING, ATTR_WAITING
-from ocf_agents.rabbitmq.state import BOOT, JOIN, WAIT, Decision, Report
+from ocf_agents.rabbitmq.spec import (
+    ATTR_FORCE,
+    ATTR_REPORT,
+    ATTR_RUNNING,
+    ATTR_STARTING,
+    ATTR_WAITING,
+)
+from ocf_agents.rabbitmq.state import (
+    BOOT,
+    BOOTING,
+    JOIN,
+    STARTING,
+    WAIT,
+    Decision,
+    Report,
+)
 
 log = lazylog.get(__name__)
 
@@ -30,7 +44,14 @@ BOOT_RESERVE = 60.0
 #: Seconds kept back to stop a node that did not boot in time.
 STOP_RESERVE = 15.0
 #: Seconds between looks at the attributes while waiting.
-POLL = 2.0
+POLL = 1.0
+#: Seconds a start lets the starts issued with it show themselves before it
+#: chooses the node that boots first among them.
+SETTLE = 5.0
+#: Seconds a start waits for a member whose start is not in flight beside it
+#: (Pacemaker may issue the starts of one transition a little apart) before
+#: it gives up, so that Pacemaker can go on and issue that member's start.
+NOT_ISSUED_LIMIT = 20.0
 #: What RabbitMQ says when the cluster disagrees with a node's membership.
 INCONSISTENT = "inconsistent_cluster"
 COOKIE_NAME = ".erlang.cookie"
@@ -68,9 +89,22 @@ def start(cfg: Config, ctx: ActionContext) -> OcfRc:
             started(cfg, ctx, [me])
             return OcfRc.SUCCESS
         raise AgentError(f"{me} runs without its application; stop it first")
+    _mark(ctx, STARTING)
+    try:
+        return _start(cfg, ctx, me)
+    finally:
+        try:
+            cluster.delete_attr(node.attr(ctx, ATTR_STARTING), deadline=ctx.deadline)
+        except cluster.ClusterToolError as exc:
+            log.warning("could not withdraw %s: %s", node.attr(ctx, ATTR_STARTING), exc)
+
+
+def _start(cfg: Config, ctx: ActionContext, me: str) -> OcfRc:
     mine = node.publish_report(cfg, ctx)
     decision = _wait_for_turn(cfg, ctx, mine)
     log.info("starting %s: %s", me, decision.reason)
+    if decision.action == BOOT:
+        _mark(ctx, BOOTING)
     _set_waiting(ctx, f"{decision.action}: {decision.reason}")
     if decision.action == BOOT and mine.has_data:
         others = [n for n in node.seen_at_shutdown(cfg) if n != me]
@@ -110,6 +144,16 @@ def started(cfg: Config, ctx: ActionContext, running: list[str]) -> None:
         log.warning("could not withdraw %s: %s", node.attr(ctx, ATTR_WAITING), exc)
 
 
+def _mark(ctx: ActionContext, what: str) -> None:
+    """Say (attrd only) that this node's start runs, and whether it boots first."""
+    cluster.set_attr(
+        node.attr(ctx, ATTR_STARTING),
+        f"{int(time.time())} {what}",
+        deadline=ctx.deadline,
+        private=True,
+    )
+
+
 def _set_waiting(ctx: ActionContext, text: str) -> None:
     cluster.set_attr(node.attr(ctx, ATTR_WAITING), text[:200], deadline=ctx.deadline)
 
@@ -121,8 +165,13 @@ def _clear_force(ctx: ActionContext) -> None:
         log.warning("could not remove %s: %s", node.attr(ctx, ATTR_FORCE), exc)
 
 
-def decide(cfg: Config, ctx: ActionContext, mine: Report) -> Decision:
-    """Gather the attributes and the node's files; decide how to start."""
+def decide(
+    cfg: Config, ctx: ActionContext, mine: Report, settled: bool
+) -> tuple[Decision, dict[str, str]]:
+    """Gather the attributes and the node's files; decide how to start.
+
+    Returns the decision and the other starts in flight (see :func:`_inflight`).
+    """
     here = cluster.this_node(ctx.meta, ctx.deadline)
     running = {
         pcmk: [n for n in view.split(",") if n]
@@ -143,41 +192,78 @@ def decide(cfg: Config, ctx: ActionContext, mine: Report) -> Decision:
     forced, note = cluster.forced_node(
         node.attr(ctx, ATTR_FORCE), cfg.get_int("force_boot_max"), ctx.deadline
     )
-    expected = (
-        int(ctx.meta.get("clone_max") or "0")
-        if (ctx.meta.get("clone_max", "").isdigit())
-        else 0
-    )
+    inflight = _inflight(ctx, here, reports)
     decision = state.decide(
         mine,
         running,
         reports,
         node.members(cfg),
-        expected or len(reports),
+        inflight=inflight,
+        settled=settled,
         forced=forced == here,
     )
     if note and decision.action == WAIT:
-        decision = Decision(WAIT, f"{decision.reason}; {note}")
-    return decision
+        decision = Decision(WAIT, f"{decision.reason}; {note}", awaits=decision.awaits)
+    return decision, inflight
+
+
+def _inflight(
+    ctx: ActionContext, here: str, reports: dict[str, Report]
+) -> dict[str, str]:
+    """RabbitMQ node -> ``starting``/``booting`` for the other starts running now.
+
+    A marker older than this start's own timeout is what a killed start
+    left behind, and is ignored.
+    """
+    now = time.time()
+    found = {}
+    for pcmk, text in cluster.query_all(
+        node.attr(ctx, ATTR_STARTING), ctx.deadline
+    ).items():
+        stamp, _, what = text.partition(" ")
+        if pcmk == here or pcmk not in reports or not stamp.isdigit():
+            continue
+        if now - int(stamp) < ctx.deadline.total:
+            found[reports[pcmk].node] = what
+    return found
 
 
 def _wait_for_turn(cfg: Config, ctx: ActionContext, mine: Report) -> Decision:
     """Decide, and while the answer is "wait", say so and look again.
 
-    Gives up when only the time to boot is left, naming what it waited for.
+    A start waits as long as its deadline allows for members whose start
+    runs beside it.  For a member whose start Pacemaker has not issued, it
+    waits only :data:`NOT_ISSUED_LIMIT` seconds, and without touching the
+    CIB (a CIB change would make Pacemaker hold back the rest of the
+    transition): while this start runs, Pacemaker issues no new action, so
+    that member can only come once this start has ended.  Giving up names
+    what it waited for, in ``rabbitmq-waiting`` too.
     """
+    began = time.monotonic()
     shown = ""
     while True:
-        decision = decide(cfg, ctx, mine)
+        waited = time.monotonic() - began
+        decision, inflight = decide(cfg, ctx, mine, settled=waited >= SETTLE)
         if decision.action != WAIT:
             return decision
+        absent = [n for n in decision.awaits if n not in inflight]
+        if absent and waited >= NOT_ISSUED_LIMIT:
+            _set_waiting(ctx, decision.reason)
+            raise AgentError(
+                f"gave up waiting: {decision.reason}; the start of "
+                f"{', '.join(absent)} does not run beside this one (Pacemaker "
+                "starts this node again once that member has started, or "
+                "after the failure-timeout)"
+            )
         if decision.reason != shown:
             log.info("not starting yet: %s", decision.reason)
-            _set_waiting(ctx, decision.reason)
+            if decision.awaits and not absent:
+                _set_waiting(ctx, decision.reason)
             shown = decision.reason
         if ctx.deadline.remaining() <= BOOT_RESERVE:
+            _set_waiting(ctx, decision.reason)
             raise ActionTimeoutError(f"gave up waiting: {decision.reason}")
-        time.sleep(min(POLL, ctx.deadline.remaining() - BOOT_RESERVE))
+        time.sleep(max(0.0, min(POLL, ctx.deadline.remaining() - BOOT_RESERVE)))
 
 
 def _boot(cfg: Config, ctx: ActionContext, decision: Decision) -> None:

@@ -12,6 +12,10 @@ from __future__ import annotations
 from ha_common.kinds import WORD, consists_of
 from ha_common.record import record
 
+TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
 #: Characters of an Erlang node name (``rabbit@ctl1``, ``rabbit@ctl1.example``).
 _NODE_CHARS = WORD | {"@", ".", "-"}
 
@@ -117,6 +121,10 @@ class Report:
         raise ValueError(f"{text!r} is not a RabbitMQ node report")
 
 
+#: What a starting node's ``starting`` marker says: it waits, or it boots first.
+STARTING, BOOTING = "starting", "booting"
+
+
 @record
 class Decision:
     """What a starting node does.
@@ -127,12 +135,19 @@ class Decision:
         peers: the running members to join (``join``).
         force: booting needs ``rabbitmqctl force_boot`` (RabbitMQ itself
             would wait for members that ran when this node stopped).
+        awaits: the members a ``wait`` waits for (empty while it only lets
+            the other starts show themselves).
     """
 
     action: str
     reason: str
     peers: tuple[str, ...] = ()
     force: bool = False
+    awaits: tuple[str, ...] = ()
+
+
+def _wait(reason: str, *awaits: str) -> Decision:
+    return Decision(WAIT, reason, awaits=tuple(awaits))
 
 
 def decide(  # noqa: PLR0911 - one return per rule reads best
@@ -140,24 +155,37 @@ def decide(  # noqa: PLR0911 - one return per rule reads best
     running: dict[str, list[str]],
     reports: dict[str, Report],
     members: list[str],
-    expected: int,
     *,
+    inflight: Mapping[str, str] | None = None,
+    settled: bool = True,
     forced: bool = False,
 ) -> Decision:
     """Decide how this node starts.
+
+    A start may only wait for starts that run beside it: Pacemaker issues
+    no new action while one is in flight, so a member whose start is not
+    running yet never comes while this one waits.  Hence the first node is
+    chosen among the members whose start is in flight (their ``starting``
+    marker), once this start has let the others show themselves
+    (``settled``), and a member that already decided to boot first is
+    waited for by every other.
 
     Args:
         me: this node's own report.
         running: Pacemaker node -> the running members its monitor saw, for
             the other nodes (this node's own entry is ignored).
         reports: Pacemaker node -> report, for every node that reported
-            (this one included).
+            (this one included; probes and stops report too).
         members: the cluster's disc nodes as this node's data records them
             (empty when it holds no data).
-        expected: how many instances the clone runs (``clone_max``): a
-            cluster created from nothing waits for that many reports.
+        inflight: RabbitMQ node -> ``starting`` or ``booting``, for the
+            other members whose start runs now.
+        settled: this start has waited long enough for the starts issued
+            with it to show themselves.
         forced: an operator allowed this node to boot first.
     """
+    inflight = dict(inflight or {})
+    inflight.pop(me.node, None)
     peers = sorted({n for names in running.values() for n in names if n != me.node})
     if peers:
         return Decision(
@@ -165,35 +193,39 @@ def decide(  # noqa: PLR0911 - one return per rule reads best
         )
     if forced:
         return Decision(BOOT, "an operator allowed this node to boot first", (), True)
+    booting = sorted(n for n, what in inflight.items() if what == BOOTING)
+    if booting:
+        return _wait(f"waiting for {booting[0]} (booting first)", booting[0])
     others = {r.node: r for r in reports.values() if r.node != me.node}
     if not me.has_data:
         holders = sorted(n for n, r in others.items() if r.has_data)
         if holders:
-            return Decision(
-                WAIT, f"waiting for {', '.join(holders)} (holding the cluster's data)"
+            return _wait(
+                f"waiting for {', '.join(holders)} (holding the cluster's data)",
+                *holders,
             )
-        known = {me.node, *others}
-        if len(known) < expected:
-            return Decision(
-                WAIT,
-                f"waiting for {expected - len(known)} more member(s) to report "
-                "before creating the cluster",
-            )
-        first = min(known)
+        if not settled:
+            return _wait("letting the other starts show themselves")
+        first = min([me.node, *(n for n in inflight if n in others)])
         if first == me.node:
             return Decision(BOOT, "no member holds data; this node creates the cluster")
-        return Decision(WAIT, f"waiting for {first} to create the cluster")
+        return _wait(f"waiting for {first} to create the cluster", first)
     if me.last_down:
         return Decision(BOOT, "this node was the last member down")
     lasts = sorted(n for n, r in others.items() if r.last_down and n in members)
     if lasts:
-        return Decision(WAIT, f"waiting for {lasts[0]} (the last member down)")
+        return _wait(f"waiting for {lasts[0]} (the last member down)", lasts[0])
     missing = sorted(n for n in members if n != me.node and n not in others)
     if missing:
-        return Decision(WAIT, f"waiting for {', '.join(missing)} to report")
+        return _wait(f"waiting for {', '.join(missing)} to report", *missing)
+    if not settled:
+        return _wait("letting the other starts show themselves")
     candidates = [me, *(others[n] for n in members if n in others)]
+    # Fewest members running at its stop first; among equals, a member whose
+    # start runs now before one whose start may never come.
     chosen = min(
-        (r for r in candidates if r.has_data), key=lambda r: (r.seen or 99, r.node)
+        (r for r in candidates if r.has_data),
+        key=lambda r: (r.seen or 99, r.node not in {me.node, *inflight}, r.node),
     )
     if chosen.node == me.node:
         return Decision(
@@ -202,7 +234,7 @@ def decide(  # noqa: PLR0911 - one return per rule reads best
             (),
             True,
         )
-    return Decision(WAIT, f"waiting for {chosen.node} (chosen to boot first)")
+    return _wait(f"waiting for {chosen.node} (chosen to boot first)", chosen.node)
 
 
 @record

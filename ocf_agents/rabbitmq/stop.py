@@ -17,7 +17,12 @@ from ocf_agents._runtime.env import Config
 from ocf_agents._runtime.errors import AgentError
 from ocf_agents._runtime.rc import OcfRc
 from ocf_agents.rabbitmq import node
-from ocf_agents.rabbitmq.spec import ATTR_REPORT, ATTR_RUNNING, ATTR_WAITING
+from ocf_agents.rabbitmq.spec import (
+    ATTR_REPORT,
+    ATTR_RUNNING,
+    ATTR_STARTING,
+    ATTR_WAITING,
+)
 from ocf_agents.rabbitmq.state import Report
 
 log = lazylog.get(__name__)
@@ -28,7 +33,7 @@ STOP_APP_LIMIT = 30.0
 
 def stop(cfg: Config, ctx: ActionContext) -> OcfRc:
     """Stop the node if it runs; fail only when it demonstrably still does."""
-    for what in (ATTR_RUNNING, ATTR_WAITING):
+    for what in (ATTR_RUNNING, ATTR_WAITING, ATTR_STARTING):
         try:
             cluster.delete_attr(node.attr(ctx, what), deadline=ctx.deadline.sub(5))
         except cluster.ClusterToolError as exc:

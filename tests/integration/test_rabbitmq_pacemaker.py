@@ -9,6 +9,7 @@ the killed member's confirmed persistent messages still there.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from xml.sax.saxutils import quoteattr
 
@@ -63,19 +64,25 @@ def clone_xml(params: dict[str, str]) -> str:
 """
 
 
-@pytest.fixture
-def rabbit_clone(pcmk_three, installed_agents, tmp_path):
+@contextlib.contextmanager
+def loaded_clone(cluster, tmp_path, batch_limit: str = ""):
+    """The clone loaded into the lab's Pacemaker (``batch-limit`` set first)."""
     reason = rabbitmq_missing()
     if reason:
         unavailable(reason)
-    lab = RabbitAgents(pcmk_three, tmp_path / "rabbit", resource=PRIMITIVE)
+    lab = RabbitAgents(cluster, tmp_path / "rabbit", resource=PRIMITIVE)
     lab.setup()
-    ctl1 = pcmk_three.node("ctl1")
-    ctl1.load_xml(clone_xml(lab.params()))
+    ctl1 = cluster.node("ctl1")
+    property_cmd = ["crm_attribute", "-t", "crm_config", "-n", "batch-limit"]
+    if batch_limit:
+        ctl1.run([*property_cmd, "-v", batch_limit])
     try:
+        ctl1.load_xml(clone_xml(lab.params()))
         yield lab
     finally:
         try:
+            if batch_limit:
+                ctl1.run([*property_cmd, "-D"], check=False)
             ctl1.delete_resource(CLONE, timeout=240)
             for node in NODES:
                 ctl1.run(
@@ -83,6 +90,19 @@ def rabbit_clone(pcmk_three, installed_agents, tmp_path):
                 )
         finally:
             lab.teardown()
+
+
+@pytest.fixture
+def rabbit_clone(pcmk_three, installed_agents, tmp_path):
+    with loaded_clone(pcmk_three, tmp_path) as lab:
+        yield lab
+
+
+@pytest.fixture
+def serial_rabbit_clone(pcmk_three, installed_agents, tmp_path):
+    """Pacemaker issues one action at a time (``batch-limit=1``)."""
+    with loaded_clone(pcmk_three, tmp_path, batch_limit="1") as lab:
+        yield lab
 
 
 def started(cluster) -> set[str]:
@@ -132,3 +152,43 @@ def test_pacemaker_forms_the_cluster_and_recovers_a_killed_beam(
     failures = pcmk_three.run(["crm_mon", "-1", "-f"], node="ctl1").stdout
     assert "ctl2" in failures and "monitor" in failures, failures
     assert lab.wait_depth("ctl2", "keep-on-2", 30) == 30
+
+
+def test_starts_issued_one_at_a_time_form_the_cluster_and_reform_it(
+    pcmk_three, serial_rabbit_clone
+):
+    """No start waits on a start Pacemaker has not issued.
+
+    With ``batch-limit=1`` the DC runs one action at a time, so a start
+    that waited for the other members' starts would hold the cluster until
+    its timeout (300 s).  The first start creates the cluster, the others
+    join; after all three beams are killed, the members re-form the same
+    way, keeping the confirmed persistent messages of a durable queue.
+    """
+    lab = serial_rabbit_clone
+    took = wait_formed(pcmk_three, lab, timeout=150)
+    print(f"formed one start at a time in {took:.1f} s")
+    shown = pcmk_three.run(["crm_mon", "-1", "-f"], node="ctl1").stdout
+    _, _, failed = shown.partition("Failed Resource Actions")
+    assert "start" not in failed, shown
+    # A classic durable queue: a quorum queue declared seconds before every
+    # member is killed can come back empty (RabbitMQ 3.10 had not yet saved
+    # its Ra server's registration: "pre init for 0 registered servers", a
+    # new Ra server under the same name); quorum queues that existed longer
+    # survive full crashes in test_rabbitmq_agent.py's test_04.
+    assert lab.publish("ctl2", "kept", 20, "classic") == 20
+    for node in NODES:
+        lab.kill(node)
+    began = time.monotonic()
+    took = wait_formed(pcmk_three, lab, timeout=240)
+    print(f"all three beams killed: re-formed one start at a time in {took:.1f} s")
+    assert time.monotonic() - began < 240
+    depth = lab.wait_depth("ctl2", "kept", 20)
+    queues = (
+        ""
+        if depth == 20
+        else lab.ctl(
+            "ctl2", "list_queues", "name", "type", "messages", "leader", "members"
+        )
+    )
+    assert depth == 20, queues
