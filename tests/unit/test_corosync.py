@@ -313,3 +313,18 @@ def test_a_bad_token_coefficient_is_one_line_naming_the_key():
     assert [p.path for p in info.value.problems] == ["corosync.token_coefficient"]
     assert str(info.value).startswith("<string>: corosync.token_coefficient: ")
     assert "\n" not in str(info.value)
+
+
+def test_the_live_lab_runs_its_topologys_coefficient_unless_overridden(tmp_path):
+    from tests.lab.controllers import LAB_CLUSTER, ControllerCluster
+
+    # Describing the lab creates nothing: no namespace, no file.
+    model = ControllerCluster(tmp_path / "lab").model
+    assert model == corosync.build(topology.load(LAB_CLUSTER))
+    assert (model.token, model.token_coefficient, model.consensus) == (1000, 0, 1200)
+    override = ControllerCluster(tmp_path / "tc", token_coefficient=650).model
+    assert override is not None
+    assert (override.effective_token, override.consensus) == (1650, 1980)
+    assert (override.knet_ping_interval, override.knet_ping_timeout) == (206, 412)
+    assert corosync.parse(corosync.render(override)) == override
+    assert list(tmp_path.iterdir()) == []
