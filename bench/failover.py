@@ -12,12 +12,15 @@ every 50 ms from its own namespace:
    survivors fence it through its BMC, the VIP moves, the node is powered on
    again and rejoins.
 
-Writes bench/results/failover.{md,json} (median, min-max per figure) and
-prints the table.  Needs root, the cluster packages and the OpenStack test
-venv (packaging/ci/openstack-venv.sh); installs hakit into the live system
-while it runs and puts back what was there (tests/lab/agents.py).
+Corosync's token_coefficient is the lab topology's (tests/lab/lab-cluster.toml
+sets 0) unless --token-coefficient replaces it.  Writes
+bench/results/failover-tc<N>.{md,json}, N the coefficient used, or
+failover.{md,json} for corosync's default 650 (median, min-max per figure),
+and prints the table.  Needs root, the cluster packages and the OpenStack
+test venv (packaging/ci/openstack-venv.sh); installs hakit into the live
+system while it runs and puts back what was there (tests/lab/agents.py).
 
-    bench/failover.py [--runs N] [--keep DIR]
+    bench/failover.py [--runs N] [--keep DIR] [--token-coefficient MS]
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from cib_builder import corosync, topology  # noqa: E402
 from tests.lab import scenarios  # noqa: E402
 from tests.lab.agents import (  # noqa: E402
     hold_install,
@@ -41,7 +45,7 @@ from tests.lab.agents import (  # noqa: E402
     install_redfish_agent,
     keep_installed,
 )
-from tests.lab.controllers import ControllerLab  # noqa: E402
+from tests.lab.controllers import LAB_CLUSTER, ControllerLab  # noqa: E402
 from tests.lab.openstack import openstack_venv, venv_missing  # noqa: E402
 
 #: The seed's figures (OPNFV reference test of nova-api), seconds.
@@ -99,6 +103,7 @@ def table(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status."""
+    lab_coefficient = corosync.build(topology.load(LAB_CLUSTER)).token_coefficient
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="work directory to keep")
@@ -106,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--token-coefficient",
         type=int,
-        help="corosync token_coefficient (default hakit's, 650); results go to"
-        " failover-tc<N>.{md,json}",
+        help="corosync token_coefficient in ms (default: the lab topology's,"
+        f" {lab_coefficient}); results go to failover-tc<N>.{{md,json}}, or"
+        f" failover.{{md,json}} for corosync's {corosync.TOKEN_COEFFICIENT}",
     )
     args = parser.parse_args(argv)
     venv = openstack_venv()
@@ -143,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             lab.stop()
         token = lab.cluster.token_ms
         model = lab.cluster.model
-        coefficient = model.token_coefficient if model else 0
+        assert model is not None  # the lab always runs hakit's corosync.conf
+        coefficient = model.token_coefficient
     finally:
         kept.restore()
         hold.close()
@@ -151,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     args.results.mkdir(parents=True, exist_ok=True)
     stem = "failover"
-    if args.token_coefficient is not None:
-        stem += f"-tc{args.token_coefficient}"
+    if coefficient != corosync.TOKEN_COEFFICIENT:
+        stem += f"-tc{coefficient}"
     (args.results / f"{stem}.md").write_text(text)
     (args.results / f"{stem}.json").write_text(
         json.dumps(

@@ -5,8 +5,9 @@ one address per link (knet, ``link_mode: passive``: one link carries the
 traffic, the others take over when it fails), messages are encrypted and
 authenticated, quorum is votequorum with ``wait_for_all``.  How fast a dead
 controller is noticed is the totem ``token``; the topology chooses it with a
-``failover`` profile (or an explicit ``token``), and ``consensus`` follows
-corosync's own rule (1.2 x the token, counted with ``token_coefficient``).
+``failover`` profile (or an explicit ``token``).  Corosync adds
+``token_coefficient`` (650 ms unless the topology sets it) for each node above
+two, and ``consensus`` follows corosync's own rule (1.2 x that effective token).
 
 ``build`` makes the model from a topology, ``render`` writes the file
 (deterministic), ``parse`` reads one back (the round trip is tested), and
@@ -18,7 +19,7 @@ Codes:
     HK702 error    nodes with different numbers of links
     HK703 error    two links of one node on the same network (not redundant)
     HK704 error    a link address outside its link's network, or used twice
-    HK705 warning  a token shorter than a busy network can carry
+    HK705 warning  an effective token shorter than a busy network can carry
 """
 
 from __future__ import annotations
@@ -106,17 +107,20 @@ def consensus_for(token: int, nodes: int, coefficient: int = TOKEN_COEFFICIENT) 
     return int(effective * 1.2)
 
 
-def ping_timing(token: int, nodes: int) -> tuple[int, int]:
+def ping_timing(
+    token: int, nodes: int, coefficient: int = TOKEN_COEFFICIENT
+) -> tuple[int, int]:
     """Knet's ping interval and timeout for a token: a quarter of it to notice.
 
     knet's defaults (effective token / 4 between pings, / 2 without a pong)
     notice a dead link after about 1.5 s with token 1000 and three nodes,
-    which races the 1650 ms token: in the lab, cutting one of two links
-    sometimes re-formed the membership before knet moved to the other link.
-    Pinging every eighth of the token and giving up after a quarter moves
-    the traffic well before the token can expire.
+    which races the 1650 ms effective token (coefficient 650): in the lab,
+    cutting one of two links sometimes re-formed the membership before knet
+    moved to the other link.  Pinging every eighth of the effective token and
+    giving up after a quarter moves the traffic well before the token can
+    expire.
     """
-    effective = token + max(0, nodes - 2) * TOKEN_COEFFICIENT
+    effective = token + max(0, nodes - 2) * coefficient
     return max(50, effective // 8), max(100, effective // 4)
 
 
@@ -124,16 +128,20 @@ def build(topology: Topology) -> Corosync:
     """The corosync configuration a topology implies."""
     spec = topology.corosync
     token = spec.token or FAILOVER_PROFILES[spec.failover]
+    coefficient = (
+        TOKEN_COEFFICIENT if spec.token_coefficient is None else spec.token_coefficient
+    )
     nodes = tuple(
         Node(node.name, nodeid, node.links)
         for nodeid, node in enumerate(topology.nodes, start=1)
     )
-    interval, ping_timeout = ping_timing(token, len(nodes))
+    interval, ping_timeout = ping_timing(token, len(nodes), coefficient)
     return Corosync(
         cluster_name=topology.name,
         nodes=nodes,
         token=token,
-        consensus=consensus_for(token, len(nodes)),
+        consensus=consensus_for(token, len(nodes), coefficient),
+        token_coefficient=coefficient,
         crypto_cipher=spec.crypto_cipher,
         crypto_hash=spec.crypto_hash,
         keyfile=spec.keyfile,
@@ -172,14 +180,22 @@ def check(model: Corosync) -> list[Problem]:
             Problem("HK702", ERROR, "nodes", f"link counts differ: {detail}")
         )
     problems += _check_networks(model)
-    if model.token < MIN_SAFE_TOKEN:
+    # Corosync declares the token lost after the effective token, not ``token``.
+    effective = model.effective_token
+    if effective < MIN_SAFE_TOKEN:
+        shown = f"{effective} ms"
+        if effective != model.token:
+            shown += (
+                f" effective ({model.token} ms + {model.token_coefficient} ms"
+                " per node above two)"
+            )
         problems.append(
             Problem(
                 "HK705",
                 WARNING,
                 "corosync.token",
-                f"{model.token} ms: below {MIN_SAFE_TOKEN} ms the jitter of a "
-                "busy network can end a membership and fence a healthy node",
+                f"{shown}: below {MIN_SAFE_TOKEN} ms the jitter of a busy network "
+                "can end a membership and fence a healthy node",
             )
         )
     return sorted(problems, key=lambda p: p.severity != ERROR)

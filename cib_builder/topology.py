@@ -43,6 +43,10 @@ The format::
     failover = "fast"         # "fast" (token 1000 ms), "standard" (3000 ms,
                               # corosync's default) or "tolerant" (10000 ms)
     token = 1000              # milliseconds; overrides failover
+    token_coefficient = 650   # milliseconds added to the token for each node
+                              # above two (default 650, corosync's); 0 keeps
+                              # the token fixed: a small cluster of fixed
+                              # size on a quiet LAN
     networks = ["192.168.77.0/24", "192.168.88.0/24"]
                               # one network per link, in link order
     crypto_cipher = "aes256"  # aes256 (default), aes192, aes128 or none
@@ -140,6 +144,7 @@ _NODE_KEYS = ("name", "address", "links", "bmc", "fallback_bmc")
 _COROSYNC_KEYS = (
     "failover",
     "token",
+    "token_coefficient",
     "networks",
     "crypto_cipher",
     "crypto_hash",
@@ -238,11 +243,13 @@ class CorosyncSpec:
     """The cluster layer's settings (see :mod:`cib_builder.corosync`).
 
     ``token`` (milliseconds) is set only when the file gives one; otherwise
-    the ``failover`` profile decides.
+    the ``failover`` profile decides.  ``token_coefficient`` (milliseconds)
+    likewise: None means corosync's default.
     """
 
     failover: str = "fast"
     token: int | None = None
+    token_coefficient: int | None = None
     networks: tuple[str, ...] = ()
     crypto_cipher: str = "aes256"
     crypto_hash: str = "sha256"
@@ -566,6 +573,7 @@ class _Reader:
         return CorosyncSpec(
             failover=table.text("failover", one_of(*FAILOVER)) or defaults.failover,
             token=table.integer("token", 100, 60000),
+            token_coefficient=table.integer("token_coefficient", 0, 10000),
             networks=tuple(networks),
             crypto_cipher=cipher or defaults.crypto_cipher,
             crypto_hash=digest or defaults.crypto_hash,

@@ -14,6 +14,8 @@ from tests.unavailable import unavailable
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "opnfv-3-controllers.toml"
 LAB = ROOT / "tests" / "lab" / "lab-3-controllers.toml"
+#: The live lab's: token_coefficient 0.
+LAB_CLUSTER = ROOT / "tests" / "lab" / "lab-cluster.toml"
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +24,9 @@ def _corosync_installed():
         unavailable("corosync is not installed")
 
 
-@pytest.mark.parametrize("path", [EXAMPLE, LAB], ids=["example", "lab"])
+@pytest.mark.parametrize(
+    "path", [EXAMPLE, LAB, LAB_CLUSTER], ids=["example", "lab", "live lab"]
+)
 def test_the_generated_file_passes_corosync_t(path, tmp_path):
     out = tmp_path / "corosync.conf"
     result = CliRunner().invoke(cli.main, ["corosync", str(path), "-o", str(out)])

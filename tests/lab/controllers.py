@@ -205,23 +205,14 @@ class ControllerCluster(MultiCluster):
     ) -> None:
         """Describe the cluster; nothing is created before :meth:`start`.
 
-        ``token_coefficient`` replaces corosync's (650 ms per node above two)
-        for experiments on detection time; consensus follows it.
+        ``token_coefficient`` replaces the topology's (lab-cluster.toml: 0)
+        for experiments on detection time; consensus and knet's ping timing
+        follow it.
         """
-        super().__init__(workdir, topology=topology)
+        super().__init__(
+            workdir, topology=topology, token_coefficient=token_coefficient
+        )
         self.client_ns = f"hk-cli-{self.id}"
-        if token_coefficient is not None and self.model is not None:
-            import dataclasses  # noqa: PLC0415
-
-            from cib_builder import corosync  # noqa: PLC0415
-
-            self.model = dataclasses.replace(
-                self.model,
-                token_coefficient=token_coefficient,
-                consensus=corosync.consensus_for(
-                    self.token_ms, len(self.model.nodes), token_coefficient
-                ),
-            )
 
     def namespaces(self) -> list[str]:
         """Every namespace this lab owns: nodes, the client, the hub last."""
@@ -483,7 +474,7 @@ class ControllerLab:
                 never formed (see bench/README.md, controller cluster
                 findings).
             token_coefficient: Corosync's token_coefficient, for experiments
-                (default: hakit's, 650 ms).
+                (default: the topology's; lab-cluster.toml sets 0).
         """
         self.workdir = Path(workdir)
         self.venv = venv

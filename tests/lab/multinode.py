@@ -340,6 +340,9 @@ class MultiCluster:
             topology's failover setting).
         topology: The topology file; None for the plain one-link, no-crypto
             configuration of :meth:`corosync_conf_text`.
+        token_coefficient: Corosync's token_coefficient in milliseconds, for
+            experiments; None: the topology's (corosync's 650 unless it sets
+            one).  Consensus and knet's ping timing follow it.
     """
 
     def __init__(
@@ -349,6 +352,7 @@ class MultiCluster:
         subnet: str = "192.168.77",
         token_ms: int = 1000,
         topology: Path | None = LAB_TOPOLOGY,
+        token_coefficient: int | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.id = secrets.token_hex(3)
@@ -357,7 +361,9 @@ class MultiCluster:
         self.conf = self.workdir / "corosync.conf"
         self.init_script = self.workdir / "node-init.sh"
         self.state_file = STATE_DIR / f"{self.id}.json"
-        self.model = _corosync_model(topology, token_ms) if topology else None
+        self.model = (
+            _corosync_model(topology, token_ms, token_coefficient) if topology else None
+        )
         if self.model is not None:
             nodes = [node.name for node in self.model.nodes]
             self.links = {n.name: n.addresses for n in self.model.nodes}
@@ -736,19 +742,28 @@ class MultiCluster:
             raise ClusterError("; ".join(errors))
 
 
-def _corosync_model(topology: Path, token_ms: int):  # noqa: ANN202 - lazy import
-    """hakit's corosync model of *topology*, with the lab's token."""
+def _corosync_model(  # noqa: ANN202 - lazy import
+    topology: Path, token_ms: int, token_coefficient: int | None = None
+):
+    """hakit's corosync model of *topology*, with the lab's token.
+
+    The coefficient is the topology's unless ``token_coefficient`` replaces it.
+    """
     import dataclasses  # noqa: PLC0415
 
     from cib_builder import corosync  # noqa: PLC0415
     from cib_builder import topology as topo  # noqa: PLC0415
 
     model = corosync.build(topo.load(topology))
-    interval, timeout = corosync.ping_timing(token_ms, len(model.nodes))
+    if token_coefficient is None:
+        token_coefficient = model.token_coefficient
+    nodes = len(model.nodes)
+    interval, timeout = corosync.ping_timing(token_ms, nodes, token_coefficient)
     return dataclasses.replace(
         model,
         token=token_ms,
-        consensus=corosync.consensus_for(token_ms, len(model.nodes)),
+        token_coefficient=token_coefficient,
+        consensus=corosync.consensus_for(token_ms, nodes, token_coefficient),
         knet_ping_interval=interval,
         knet_ping_timeout=timeout,
     )

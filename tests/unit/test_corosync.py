@@ -113,8 +113,17 @@ def test_the_cib_and_corosync_agree_on_names_and_ids():
         text(two_links=True, corosync_table=TWO_NETWORKS),
         text(2),
         text(corosync_table=NO_CRYPTO + "last_man_standing = true\n"),
+        text(corosync_table="\n[corosync]\ntoken_coefficient = 0\n"),
+        text(4, corosync_table="\n[corosync]\ntoken_coefficient = 300\n"),
     ],
-    ids=["one link", "two links", "two nodes", "no crypto, last man standing"],
+    ids=[
+        "one link",
+        "two links",
+        "two nodes",
+        "no crypto, last man standing",
+        "token coefficient 0",
+        "token coefficient 300, four nodes",
+    ],
 )
 def test_the_file_reads_back_to_the_same_model_and_renders_the_same(source):
     model = build(source)
@@ -176,9 +185,19 @@ def test_hk704_an_address_off_its_network_or_twice():
     assert "HK704" in codes(build(twice))
 
 
-def test_hk705_a_token_too_short_for_a_busy_network():
-    model = build(text(corosync_table="\n[corosync]\ntoken = 200\n"))
-    assert codes(model) == ["HK705"]
+@pytest.mark.parametrize(
+    ("count", "table", "warned"),
+    [
+        (3, "token = 200\ntoken_coefficient = 0", True),
+        (3, "token = 200\ntoken_coefficient = 299", True),
+        (3, "token = 200\ntoken_coefficient = 300", False),
+        (3, "token = 200", False),  # 850 ms with corosync's 650
+        (2, "token = 200", True),  # two nodes: no coefficient
+    ],
+)
+def test_hk705_an_effective_token_too_short_for_a_busy_network(count, table, warned):
+    model = build(text(count, corosync_table=f"\n[corosync]\n{table}\n"))
+    assert ("HK705" in codes(model)) is warned
 
 
 ADDRESS = 'address = "192.168.77.12"\n'
@@ -211,6 +230,9 @@ def test_topology_refuses_bad_links(change, path):
         ('networks = ["192.168.77.0/24", "192.168.88.0/24"]', "nodes[0].links"),
         ('keyfile = "authkey"', "corosync.keyfile"),
         ("tokn = 1000", "corosync.tokn"),
+        ("token_coefficient = -1", "corosync.token_coefficient"),
+        ("token_coefficient = 10001", "corosync.token_coefficient"),
+        ('token_coefficient = "0"', "corosync.token_coefficient"),
     ],
 )
 def test_topology_refuses_a_bad_corosync_table(table, path):
@@ -250,3 +272,59 @@ def test_knet_notices_a_dead_link_well_before_the_token_expires():
     assert (
         "knet_ping_interval: 206" in rendered and "knet_ping_timeout: 412" in rendered
     )
+
+
+def test_the_token_coefficient_is_corosyncs_650_unless_the_topology_sets_it():
+    assert topology.parse(text()).corosync.token_coefficient is None
+    model = build(text())
+    assert (model.token_coefficient, model.effective_token) == (650, 1650)
+    assert "    token_coefficient: 650\n" in corosync.render(model)
+
+
+@pytest.mark.parametrize(
+    ("count", "coefficient", "effective", "consensus"),
+    [
+        (3, 0, 1000, 1200),
+        (5, 0, 1000, 1200),
+        (3, 300, 1300, 1560),
+        (5, 300, 1900, 2280),
+        (2, 300, 1000, 1200),
+    ],
+)
+def test_the_token_coefficient_sets_the_effective_token_and_consensus(
+    count, coefficient, effective, consensus
+):
+    table = f"\n[corosync]\ntoken_coefficient = {coefficient}\n"
+    model = build(text(count, corosync_table=table))
+    assert model.token_coefficient == coefficient
+    assert (model.effective_token, model.consensus) == (effective, consensus)
+    rendered = corosync.render(model)
+    assert f"    token_coefficient: {coefficient}\n" in rendered
+    assert f"    consensus: {consensus}\n" in rendered
+    assert (model.knet_ping_interval, model.knet_ping_timeout) == (
+        effective // 8,
+        effective // 4,
+    )
+
+
+def test_a_bad_token_coefficient_is_one_line_naming_the_key():
+    with pytest.raises(topology.TopologyError) as info:
+        topology.parse(text() + "\n[corosync]\ntoken_coefficient = 10001\n")
+    assert [p.path for p in info.value.problems] == ["corosync.token_coefficient"]
+    assert str(info.value).startswith("<string>: corosync.token_coefficient: ")
+    assert "\n" not in str(info.value)
+
+
+def test_the_live_lab_runs_its_topologys_coefficient_unless_overridden(tmp_path):
+    from tests.lab.controllers import LAB_CLUSTER, ControllerCluster
+
+    # Describing the lab creates nothing: no namespace, no file.
+    model = ControllerCluster(tmp_path / "lab").model
+    assert model == corosync.build(topology.load(LAB_CLUSTER))
+    assert (model.token, model.token_coefficient, model.consensus) == (1000, 0, 1200)
+    override = ControllerCluster(tmp_path / "tc", token_coefficient=650).model
+    assert override is not None
+    assert (override.effective_token, override.consensus) == (1650, 1980)
+    assert (override.knet_ping_interval, override.knet_ping_timeout) == (206, 412)
+    assert corosync.parse(corosync.render(override)) == override
+    assert list(tmp_path.iterdir()) == []
