@@ -30,6 +30,7 @@ from tests.lab.galera_clone import CLONE, clone_xml  # noqa: E402
 from tests.lab.ipmi import pyghmi_missing  # noqa: E402
 from tests.lab.multinode import MULTI_REQUIRED_TOOLS, MultiCluster  # noqa: E402
 from tests.lab.pacemaker import REQUIRED_TOOLS, SAFE_PATH, Cluster  # noqa: E402
+from tests.lab.rabbitmq import rabbitmq_missing  # noqa: E402
 from tests.lab.redfish import redfish_missing  # noqa: E402
 from tests.unavailable import unavailable  # noqa: E402
 
@@ -192,4 +193,29 @@ def controller_lab_galera(
             galera=True,
         ),
         "controller_lab_galera",
+    )
+
+
+@pytest.fixture(scope="module")
+def controller_lab_rabbitmq(
+    tmp_path_factory: pytest.TempPathFactory,
+    installed_agents: Path,
+    openstack_venv_path: Path,
+) -> Iterator[ControllerLab]:
+    """``controller_lab`` plus RabbitMQ (3 members) and a nova-conductor clone."""
+    reason = (
+        _three_nodes_unavailable_reason()
+        or redfish_missing()
+        or pyghmi_missing()
+        or rabbitmq_missing()
+    )
+    if reason:
+        unavailable(reason)
+    yield from _running(
+        ControllerLab(
+            tmp_path_factory.mktemp("controllers-rabbitmq"),
+            venv=openstack_venv_path,
+            rabbitmq=True,
+        ),
+        "controller_lab_rabbitmq",
     )

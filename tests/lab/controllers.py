@@ -86,6 +86,16 @@ PASSWORD_DIR = "run/hakit"
 #: HAProxy's frontend on every node (and so on the VIP), keystone's port.
 FRONTEND_PORT = 5000
 KEYSTONE_PORT = 5001
+#: The nova-conductor clone's parameters (``rabbitmq=True``): the same on every
+#: node, each node's ``/run/hakit/nova`` being its own directory.
+CONDUCTOR_PARAMS = {
+    "binary": "/run/hakit/venv/bin/nova-conductor",
+    "config": "/run/hakit/nova/nova.conf",
+    "user": "root",
+    "amqp_grace": "60",
+    "pidfile": "/run/hakit/nova-conductor.pid",
+    "console_log": "/run/hakit/nova-conductor.console",
+}
 #: HAProxy's Galera frontend (each member listens on its node's 3306).
 GALERA_FRONTEND_PORT = 3307
 
@@ -469,10 +479,10 @@ class ControllerLab:
                 :data:`LAB_CLUSTER`, which runs keystone on every node.
             galera: Add the Galera clone (:data:`LAB_GALERA`) behind HAProxy.
             rabbitmq: Add hakit-cib's RabbitMQ clone (``ocf:hakit:rabbitmq``,
-                one member per node, tests/lab/rabbitmq_agent.py's files).
-                Experimental, no test yet: in the one run so far the clone
-                never formed (see bench/README.md, controller cluster
-                findings).
+                one member per node, tests/lab/rabbitmq_agent.py's files) and
+                an RPC worker consuming from it: a nova-conductor clone
+                (``ocf:hakit:nova-conductor``, one per node, its
+                transport_url naming the three members).
             token_coefficient: Corosync's token_coefficient, for experiments
                 (default: the topology's; lab-cluster.toml sets 0).
         """
@@ -538,6 +548,8 @@ class ControllerLab:
             self.rabbit.setup()
         if self.venv is not None:
             self._prepare_services(self.venv)
+            if self.rabbit is not None:
+                self._prepare_conductors(self.venv)
             self.timings["services prepared"] = time.monotonic() - t0
         self._hub = netns_executor(self.cluster.hub)
         for bmc in self.ipmi.values():
@@ -618,7 +630,56 @@ class ControllerLab:
             for key, value in self.rabbit.params().items()
         )
         text = text.replace(marker, marker + "rabbitmq = true\n", 1)
-        return text + f"\n[overrides.rabbitmq]\nparams = {{ {params} }}\n"
+        enabled = 'enable = ["keystone"]'
+        if enabled not in text:
+            raise ValueError(f"{self.topology}: no [services.openstack] {enabled}")
+        text = text.replace(enabled, 'enable = ["keystone", "nova-conductor"]', 1)
+        conductor = ", ".join(
+            f"{key} = {json.dumps(value)}" for key, value in CONDUCTOR_PARAMS.items()
+        )
+        return (
+            text
+            + f"\n[overrides.rabbitmq]\nparams = {{ {params} }}\n"
+            + f"\n[overrides.nova-conductor]\nparams = {{ {conductor} }}\n"
+        )
+
+    def _prepare_conductors(self, venv: Path) -> None:
+        """Write each node's nova-conductor (sqlite, transport_url of all members).
+
+        One database template, copied per node; the node's
+        ``/run/hakit/nova`` links to its directory, so the clone's parameters
+        are the same on every node.
+        """
+        from .openstack import prepare_nova_conductor  # noqa: PLC0415
+        from .rabbitmq_agent import AMQP_PORT  # noqa: PLC0415
+
+        names = self.cluster.names
+
+        def url(first: int) -> str:
+            order = names[first:] + names[:first]
+            hosts = ",".join(
+                f"guest:guest@{self.rabbit.address(n)}:{AMQP_PORT}" for n in order
+            )
+            return f"rabbit://{hosts}/"
+
+        template = prepare_nova_conductor(
+            self.workdir / "nova-template", url(0), KEYSTONE_PORT, venv=venv
+        )
+        for i, (name, node) in enumerate(self.cluster.nodes.items()):
+            # Each conductor names the next node's member first (oslo.messaging
+            # connects to the first host that answers), so a killed node
+            # always cuts one survivor's conductor off its member.
+            service = prepare_nova_conductor(
+                self.workdir / "nova" / name,
+                url((i + 1) % len(names)),
+                KEYSTONE_PORT,
+                template=template,
+                venv=venv,
+            )
+            link = node.root() / PASSWORD_DIR / "nova"
+            link.parent.mkdir(mode=0o700, exist_ok=True)
+            link.unlink(missing_ok=True)
+            link.symlink_to(service.workdir)
 
     def _prepare_services(self, venv: Path) -> None:
         """Write each node's haproxy.cfg and keystone (one template, copied).

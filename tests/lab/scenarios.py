@@ -35,6 +35,8 @@ KEYSTONE_RSC = "hakit-keystone"
 KEYSTONE_CLONE = "hakit-keystone-clone"
 HAPROXY_CLONE = "hakit-haproxy-clone"
 RABBIT_CLONE = "hakit-rabbitmq-clone"
+CONDUCTOR_CLONE = "hakit-nova-conductor-clone"
+AMQP_PORT = 5672
 URL = f"http://{VIP}:{FRONTEND_PORT}/v3"
 #: The client's steady state before a fault, and after the repair.
 BEFORE = 2.0
@@ -92,7 +94,9 @@ def all_running(lab: ControllerLab) -> bool:
         return False
     if lab.galera is not None and not galera_promoted(lab):
         return False
-    if lab.rabbit is not None and len(lab.where(RABBIT_CLONE)) != 3:
+    if lab.rabbit is not None and not (
+        len(lab.where(RABBIT_CLONE)) == 3 and len(lab.where(CONDUCTOR_CLONE)) == 3
+    ):
         return False
     return all(
         keystone_answers(lab, node.address) for node in lab.cluster.nodes.values()
@@ -110,6 +114,27 @@ def cleanup(lab: ControllerLab) -> None:
         if rsc == "hakit-galera-clone" and lab.galera is None:
             continue
         lab.run(["crm_resource", "--cleanup", "-r", rsc], check=False, timeout=60)
+    for rsc in (RABBIT_CLONE, CONDUCTOR_CLONE) if lab.rabbit is not None else ():
+        lab.run(["crm_resource", "--cleanup", "-r", rsc], check=False, timeout=60)
+
+
+def conductor_peer(lab: ControllerLab, node: str) -> str | None:
+    """The RabbitMQ member address ``node``'s nova-conductor is connected to.
+
+    Read inside the node: its only established connections to the AMQP
+    port are the conductor's (the members talk on their distribution port).
+    """
+    done = lab.run(
+        ["ss", "-Htn", "state", "established", f"( dport = :{AMQP_PORT} )"],
+        node=node,
+        check=False,
+    )
+    members = {lab.cluster.nodes[n].address for n in lab.cluster.names}
+    for line in done.stdout.splitlines():
+        peer = line.split()[-1].rsplit(":", 1)[0]
+        if peer in members:
+            return peer
+    return None
 
 
 def _probe(lab: ControllerLab, name: str) -> Probe:
