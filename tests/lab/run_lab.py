@@ -2,12 +2,14 @@
 
 ``python -m tests.lab.run_lab`` installs hakit into the live system (and
 puts back what was there afterwards), starts :class:`ControllerLab` with
-Galera, prints ``crm_mon -1 -A`` and a short report, runs the failover
-scenarios once each (1: kill -9 keystone, 2: kill the VIP's node, 3: level-1
-fencing broken, 4: every node killed at once) with the client probing the
-VIP every 50 ms and writing to Galera through it, and tears everything down:
-only what it started, by pid; every namespace removed.  ``--no-galera``
-leaves Galera out (and scenario 4, which checks its writes).
+Galera, RabbitMQ and a nova-conductor clone consuming from it, prints
+``crm_mon -1 -A`` and a short report, runs the failover scenarios once each
+(1: kill -9 keystone, 2: kill the VIP's node, 3: level-1 fencing broken,
+4: every node killed at once) with the client probing the VIP every 50 ms
+and writing to Galera through it, and tears everything down: only what it
+started, by pid; every namespace removed.  ``--no-galera``
+leaves Galera out (and scenario 4, which checks its writes);
+``--no-rabbitmq`` leaves RabbitMQ and nova-conductor out.
 
 ``python -m tests.lab.run_lab --shell`` starts the same lab, prints how to
 enter a node, the client namespace and the BMCs, and keeps it running until
@@ -63,6 +65,11 @@ def describe(lab: ControllerLab) -> str:
             f"{GALERA_FRONTEND_PORT}; on a node: mariadb"
             " --defaults-file=/etc/mysql/hakit-galera.cnf"
         )
+    if lab.rabbit is not None:
+        lines.append(
+            "RabbitMQ: rabbit@ctl1..3, AMQP on each node's address:5672;"
+            " nova-conductor on every node, its transport_url naming all three"
+        )
     lines.append(f"work directory: {lab.workdir}")
     lines.append(
         "lab up: "
@@ -77,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shell", action="store_true", help="keep it running")
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--no-galera", action="store_true", help="leave Galera out")
+    parser.add_argument(
+        "--no-rabbitmq",
+        action="store_true",
+        help="leave RabbitMQ and nova-conductor out",
+    )
     args = parser.parse_args(argv)
     venv = openstack_venv()
     reason = venv_missing(venv)
@@ -92,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         install_agents()
         install_redfish_agent(sys.executable)
-        lab = ControllerLab(workdir, venv=venv, galera=not args.no_galera)
+        lab = ControllerLab(
+            workdir,
+            venv=venv,
+            galera=not args.no_galera,
+            rabbitmq=not args.no_rabbitmq,
+        )
         print("starting the lab: 3 nodes, 6 BMCs, hakit-cib's CIB...", flush=True)
         lab.start()
         try:
