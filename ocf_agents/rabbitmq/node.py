@@ -31,6 +31,8 @@ log = lazylog.get(__name__)
 AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
 #: Longest one probe (handshake, HTTP request) may take.
 PROBE_TIMEOUT = 5.0
+#: Seconds a start gives a peer to answer before it counts as not running.
+PEER_TIMEOUT = 2.0
 #: Longest one rabbitmqctl call may take unless it waits on purpose.
 CTL_TIMEOUT = 60.0
 _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
@@ -242,6 +244,19 @@ def amqp_host(cfg: Config) -> str:
     """Where the AMQP handshake goes: node_ip, or 127.0.0.1 for a wildcard."""
     host = cfg.get_str("node_ip")
     return "127.0.0.1" if host in _WILDCARDS else host.strip("[]")
+
+
+def peer_answers(cfg: Config, name: str, timeout: float = PEER_TIMEOUT) -> bool:
+    """Member ``name`` accepts AMQP clients (its host's ``node_port``).
+
+    A peer's published running view can be stale (its monitor has not yet
+    seen its beam die); joining a dead member would leave this node in
+    Mnesia's table wait until its start times out.  The clone's members
+    share their parameters, so the peer listens on the same port, on the
+    host its node name resolves to (as RabbitMQ's own distribution does).
+    """
+    host = name.partition("@")[2]
+    return bool(host) and not amqp_problem(host, cfg.get_int("node_port"), timeout)
 
 
 def amqp_problem(host: str, port: int, timeout: float = PROBE_TIMEOUT) -> str:

@@ -173,12 +173,23 @@ def decide(
     Returns the decision and the other starts in flight (see :func:`_inflight`).
     """
     here = cluster.this_node(ctx.meta, ctx.deadline)
-    running = {
+    views = {
         pcmk: [n for n in view.split(",") if n]
         for pcmk, view in cluster.query_all(
             node.attr(ctx, ATTR_RUNNING), ctx.deadline
         ).items()
         if pcmk != here
+    }
+    me = node.nodename(cfg)
+    named = {n for names in views.values() for n in names if n != me}
+    answering = {n for n in named if node.peer_answers(cfg, n)}
+    if named - answering:
+        log.debug(
+            "published as running but not answering: %s",
+            ", ".join(sorted(named - answering)),
+        )
+    running = {
+        pcmk: [n for n in names if n in answering] for pcmk, names in views.items()
     }
     reports = {}
     for pcmk, text in cluster.query_all(

@@ -2,9 +2,11 @@
 
 Pacemaker itself probes, starts, monitors and recovers the instances (one
 ``rabbit@ctlN`` per lab node); the clone has hakit-cib's meta for RabbitMQ
-(notify, interleave, the stateful failure policy).  The test only kills a
-beam and checks the outcome: all three members running and clustered again,
-the killed member's confirmed persistent messages still there.
+(notify, interleave, the stateful failure policy), and the DC runs one
+action at a time (``batch-limit=1``), the hardest case for a clone whose
+members wait for each other.  The test only kills beams and checks the
+outcome: all three members running and clustered again, the confirmed
+persistent messages still there.
 """
 
 from __future__ import annotations
@@ -94,13 +96,7 @@ def loaded_clone(cluster, tmp_path, batch_limit: str = ""):
 
 @pytest.fixture
 def rabbit_clone(pcmk_three, installed_agents, tmp_path):
-    with loaded_clone(pcmk_three, tmp_path) as lab:
-        yield lab
-
-
-@pytest.fixture
-def serial_rabbit_clone(pcmk_three, installed_agents, tmp_path):
-    """Pacemaker issues one action at a time (``batch-limit=1``)."""
+    """The clone, Pacemaker issuing one action at a time (``batch-limit=1``)."""
     with loaded_clone(pcmk_three, tmp_path, batch_limit="1") as lab:
         yield lab
 
@@ -131,12 +127,25 @@ def wait_formed(cluster, lab: RabbitAgents, timeout: float = 240) -> float:
         time.sleep(1)
 
 
-def test_pacemaker_forms_the_cluster_and_recovers_a_killed_beam(
+def test_formed_one_start_at_a_time_recovers_a_beam_and_reforms_after_all_die(
     pcmk_three, rabbit_clone
 ):
+    """No start waits on a start Pacemaker has not issued.
+
+    With ``batch-limit=1`` the DC runs one action at a time, so a start
+    that waited for the other members' starts would hold the cluster until
+    its timeout (300 s).  The first start creates the cluster, the others
+    join.  A killed beam is restarted and rejoins with its messages; after
+    all three beams are killed, the members re-form the same way, keeping
+    the confirmed persistent messages of a durable queue.
+    """
     lab = rabbit_clone
-    took = wait_formed(pcmk_three, lab)
-    print(f"three members running and clustered {took:.1f} s after the load")
+    took = wait_formed(pcmk_three, lab, timeout=150)
+    print(f"formed one start at a time in {took:.1f} s")
+    shown = pcmk_three.run(["crm_mon", "-1", "-f"], node="ctl1").stdout
+    _, _, failed = shown.partition("Failed Resource Actions")
+    assert "start" not in failed, shown
+
     assert lab.publish("ctl2", "keep-on-2", 30, "classic") == 30
     victim = lab.beam("ctl2")
     assert victim is not None
@@ -153,24 +162,6 @@ def test_pacemaker_forms_the_cluster_and_recovers_a_killed_beam(
     assert "ctl2" in failures and "monitor" in failures, failures
     assert lab.wait_depth("ctl2", "keep-on-2", 30) == 30
 
-
-def test_starts_issued_one_at_a_time_form_the_cluster_and_reform_it(
-    pcmk_three, serial_rabbit_clone
-):
-    """No start waits on a start Pacemaker has not issued.
-
-    With ``batch-limit=1`` the DC runs one action at a time, so a start
-    that waited for the other members' starts would hold the cluster until
-    its timeout (300 s).  The first start creates the cluster, the others
-    join; after all three beams are killed, the members re-form the same
-    way, keeping the confirmed persistent messages of a durable queue.
-    """
-    lab = serial_rabbit_clone
-    took = wait_formed(pcmk_three, lab, timeout=150)
-    print(f"formed one start at a time in {took:.1f} s")
-    shown = pcmk_three.run(["crm_mon", "-1", "-f"], node="ctl1").stdout
-    _, _, failed = shown.partition("Failed Resource Actions")
-    assert "start" not in failed, shown
     # A classic durable queue: a quorum queue declared seconds before every
     # member is killed can come back empty (RabbitMQ 3.10 had not yet saved
     # its Ra server's registration: "pre init for 0 registered servers", a
@@ -183,12 +174,8 @@ def test_starts_issued_one_at_a_time_form_the_cluster_and_reform_it(
     took = wait_formed(pcmk_three, lab, timeout=240)
     print(f"all three beams killed: re-formed one start at a time in {took:.1f} s")
     assert time.monotonic() - began < 240
-    depth = lab.wait_depth("ctl2", "kept", 20)
-    queues = (
-        ""
-        if depth == 20
-        else lab.ctl(
+    for queue, count in (("kept", 20), ("keep-on-2", 30)):
+        depth = lab.wait_depth("ctl2", queue, count)
+        assert depth == count, lab.ctl(
             "ctl2", "list_queues", "name", "type", "messages", "leader", "members"
         )
-    )
-    assert depth == 20, queues
