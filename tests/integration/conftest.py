@@ -147,6 +147,26 @@ def galera_clone(
             )
 
 
+def _controller_lab(
+    tmp_path_factory: pytest.TempPathFactory,
+    venv: Path,
+    name: str,
+    extra_missing: str | None = None,
+    **options: bool,
+) -> Iterator[ControllerLab]:
+    """Start a :class:`ControllerLab` with ``options`` for the fixture ``name``."""
+    reason = (
+        _three_nodes_unavailable_reason()
+        or redfish_missing()
+        or pyghmi_missing()
+        or extra_missing
+    )
+    if reason:
+        unavailable(reason)
+    workdir = tmp_path_factory.mktemp(name)
+    yield from _running(ControllerLab(workdir, venv=venv, **options), name)
+
+
 @pytest.fixture(scope="module")
 def controller_lab(
     tmp_path_factory: pytest.TempPathFactory,
@@ -162,13 +182,7 @@ def controller_lab(
     update``.  Module scoped: it runs beside
     no other three-node lab of the same module.
     """
-    reason = _three_nodes_unavailable_reason() or redfish_missing() or pyghmi_missing()
-    if reason:
-        unavailable(reason)
-    yield from _running(
-        ControllerLab(tmp_path_factory.mktemp("controllers"), venv=openstack_venv_path),
-        "controller_lab",
-    )
+    yield from _controller_lab(tmp_path_factory, openstack_venv_path, "controller_lab")
 
 
 @pytest.fixture(scope="module")
@@ -178,21 +192,12 @@ def controller_lab_galera(
     openstack_venv_path: Path,
 ) -> Iterator[ControllerLab]:
     """``controller_lab`` plus the Galera clone behind HAProxy on the VIP."""
-    reason = (
-        _three_nodes_unavailable_reason()
-        or redfish_missing()
-        or pyghmi_missing()
-        or galera_missing()
-    )
-    if reason:
-        unavailable(reason)
-    yield from _running(
-        ControllerLab(
-            tmp_path_factory.mktemp("controllers-galera"),
-            venv=openstack_venv_path,
-            galera=True,
-        ),
+    yield from _controller_lab(
+        tmp_path_factory,
+        openstack_venv_path,
         "controller_lab_galera",
+        galera_missing(),
+        galera=True,
     )
 
 
@@ -203,19 +208,10 @@ def controller_lab_rabbitmq(
     openstack_venv_path: Path,
 ) -> Iterator[ControllerLab]:
     """``controller_lab`` plus RabbitMQ (3 members) and a nova-conductor clone."""
-    reason = (
-        _three_nodes_unavailable_reason()
-        or redfish_missing()
-        or pyghmi_missing()
-        or rabbitmq_missing()
-    )
-    if reason:
-        unavailable(reason)
-    yield from _running(
-        ControllerLab(
-            tmp_path_factory.mktemp("controllers-rabbitmq"),
-            venv=openstack_venv_path,
-            rabbitmq=True,
-        ),
+    yield from _controller_lab(
+        tmp_path_factory,
+        openstack_venv_path,
         "controller_lab_rabbitmq",
+        rabbitmq_missing(),
+        rabbitmq=True,
     )
