@@ -50,7 +50,8 @@ Runs one RabbitMQ node as an instance of an anonymous clone (notify=true,
 interleave=true): every instance manages the node "nodename" of its host.
 
 Start joins the members that run: their monitors publish the running
-members they see in the node attribute <resource>-running.  A node that
+members they see in the node attribute <resource>-running, and each must
+answer an AMQP handshake on its host's node_port (a view can be stale).  A node that
 restarts with its data rejoins with its data (durable queues and persistent
 messages survive).  The node is reset only when the cluster says it is
 inconsistent (its data was wiped, or the members forgot it): a running
