@@ -51,9 +51,9 @@ interleave=true): every instance manages the node "nodename" of its host.
 
 Start joins the members that run: their monitors publish the running
 members they see in the node attribute <resource>-running, and each must
-answer an AMQP handshake on its host's node_port (a view can be stale).  A node that
-restarts with its data rejoins with its data (durable queues and persistent
-messages survive).  The node is reset only when the cluster says it is
+answer an AMQP handshake on its host's node_port (a view can be stale).
+A node that restarts with its data rejoins with its data (durable queues
+and persistent messages survive).  The node is reset only when the cluster says it is
 inconsistent (its data was wiped, or the members forgot it): a running
 member forgets it, it is reset and joins again, and the log says why.
 
@@ -82,8 +82,7 @@ raised.  A partition is a failure, and so is a minority (fewer running
 members than half of the cluster) while other members publish that they run
 without this node; a node alone because it booted first after a full crash
 is the one the others join, not a failure.  A beam without its application
-is a failure.  A live beam
-is never reported as stopped.  OCF_CHECK_LEVEL=10 adds
+is a failure.  A live beam is never reported as stopped.  OCF_CHECK_LEVEL=10 adds
 "rabbitmq-diagnostics check_running" (one Erlang VM boot).
 
 Stop stops the application, then the node (SIGTERM, SIGKILL within the
