@@ -53,9 +53,10 @@ Start joins the members that run: their monitors publish the running
 members they see in the node attribute <resource>-running, and each must
 answer an AMQP handshake on its host's node_port (a view can be stale).
 A node that restarts with its data rejoins with its data (durable queues
-and persistent messages survive).  The node is reset only when the cluster says it is
-inconsistent (its data was wiped, or the members forgot it): a running
-member forgets it, it is reset and joins again, and the log says why.
+and persistent messages survive).  The node is reset only when the cluster
+says it is inconsistent (its data was wiped, or the members forgot it): a
+running member forgets it, it is reset and joins again, and the log says
+why.
 
 When no member runs, a node boots first only when that is safe: it was the
 last member down (RabbitMQ's nodes_running_at_shutdown, and what stop
@@ -71,7 +72,8 @@ together.  A start never waits on a start Pacemaker has not issued (no new
 action is issued while one runs): each start marks itself in the private
 attribute <resource>-starting; a start waits within its deadline for
 members whose start runs beside it, for any other at most 20 s, then fails
-so that Pacemaker can go on.  What it waits for is in <resource>-waiting
+so that Pacemaker can go on (it starts the node again after the
+failure-timeout).  What it waits for is in <resource>-waiting
 (crm_mon -A).  It never hangs in RabbitMQ's Mnesia table wait.
 
 The monitor runs no Erlang program: the node's beam process must live, its
@@ -82,8 +84,9 @@ raised.  A partition is a failure, and so is a minority (fewer running
 members than half of the cluster) while other members publish that they run
 without this node; a node alone because it booted first after a full crash
 is the one the others join, not a failure.  A beam without its application
-is a failure.  A live beam is never reported as stopped.  OCF_CHECK_LEVEL=10 adds
-"rabbitmq-diagnostics check_running" (one Erlang VM boot).
+is a failure.  A live beam is never reported as stopped.
+OCF_CHECK_LEVEL=10 adds "rabbitmq-diagnostics check_running" (one Erlang VM
+boot).
 
 Stop stops the application, then the node (SIGTERM, SIGKILL within the
 deadline), fails if the node still runs, and records whether it was the

@@ -263,8 +263,7 @@ def _wait_for_turn(cfg: Config, ctx: ActionContext, mine: Report) -> Decision:
             raise AgentError(
                 f"gave up waiting: {decision.reason}; the start of "
                 f"{', '.join(absent)} does not run beside this one (Pacemaker "
-                "starts this node again once that member has started, or "
-                "after the failure-timeout)"
+                "starts this node again after the clone's failure-timeout)"
             )
         if decision.reason != shown:
             log.info("not starting yet: %s", decision.reason)
