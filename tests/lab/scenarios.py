@@ -118,11 +118,12 @@ def cleanup(lab: ControllerLab) -> None:
         lab.run(["crm_resource", "--cleanup", "-r", rsc], check=False, timeout=60)
 
 
-def conductor_peer(lab: ControllerLab, node: str) -> str | None:
-    """The RabbitMQ member address ``node``'s nova-conductor is connected to.
+def conductor_socket(lab: ControllerLab, node: str) -> tuple[str, str] | None:
+    """(member address, local address:port) of ``node``'s nova-conductor connection.
 
     Read inside the node: its only established connections to the AMQP
     port are the conductor's (the members talk on their distribution port).
+    The local end tells a new connection from one that outlived its peer.
     """
     done = lab.run(
         ["ss", "-Htn", "state", "established", f"( dport = :{AMQP_PORT} )"],
@@ -131,10 +132,17 @@ def conductor_peer(lab: ControllerLab, node: str) -> str | None:
     )
     members = {lab.cluster.nodes[n].address for n in lab.cluster.names}
     for line in done.stdout.splitlines():
-        peer = line.split()[-1].rsplit(":", 1)[0]
+        fields = line.split()
+        peer = fields[-1].rsplit(":", 1)[0]
         if peer in members:
-            return peer
+            return peer, fields[-2]
     return None
+
+
+def conductor_peer(lab: ControllerLab, node: str) -> str | None:
+    """The RabbitMQ member address ``node``'s nova-conductor is connected to."""
+    found = conductor_socket(lab, node)
+    return found[0] if found else None
 
 
 def _probe(lab: ControllerLab, name: str) -> Probe:
