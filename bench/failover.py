@@ -101,6 +101,41 @@ def table(
     return "\n".join(lines) + "\n"
 
 
+def write_results(
+    results_dir: Path,
+    results: dict[str, list[scenarios.Result]],
+    token: int,
+    coefficient: int,
+) -> None:
+    """Print the table; write it and the raw figures under ``results_dir``."""
+    text = table(results, token, coefficient)
+    print(text)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stem = "failover"
+    if coefficient != corosync.TOKEN_COEFFICIENT:
+        stem += f"-tc{coefficient}"
+    (results_dir / f"{stem}.md").write_text(text)
+    (results_dir / f"{stem}.json").write_text(
+        json.dumps(
+            {
+                name: [
+                    {
+                        "node": r.node,
+                        "requests": r.client.requests,
+                        "failed": r.client.failed,
+                        "longest_gap": round(r.client.longest_gap, 3),
+                        "milestones": {k: round(v, 3) for k, v in r.milestones.items()},
+                    }
+                    for r in runs
+                ]
+                for name, runs in results.items()
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return the exit status."""
     lab_coefficient = corosync.build(topology.load(LAB_CLUSTER)).token_coefficient
@@ -126,8 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     kept = keep_installed(redfish_python=sys.executable)
     results: dict[str, list[scenarios.Result]] = {}
     try:
-        install_agents()
-        install_redfish_agent(sys.executable)
+        try:
+            install_agents()
+            install_redfish_agent(sys.executable)
+        except RuntimeError as exc:  # the cluster's user cannot run it
+            print(f"failover bench: {exc}", file=sys.stderr)
+            return 1
         lab = ControllerLab(
             workdir, venv=venv, token_coefficient=args.token_coefficient
         )
@@ -154,32 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         kept.restore()
         hold.close()
-    text = table(results, token, coefficient)
-    print(text)
-    args.results.mkdir(parents=True, exist_ok=True)
-    stem = "failover"
-    if coefficient != corosync.TOKEN_COEFFICIENT:
-        stem += f"-tc{coefficient}"
-    (args.results / f"{stem}.md").write_text(text)
-    (args.results / f"{stem}.json").write_text(
-        json.dumps(
-            {
-                name: [
-                    {
-                        "node": r.node,
-                        "requests": r.client.requests,
-                        "failed": r.client.failed,
-                        "longest_gap": round(r.client.longest_gap, 3),
-                        "milestones": {k: round(v, 3) for k, v in r.milestones.items()},
-                    }
-                    for r in runs
-                ]
-                for name, runs in results.items()
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    write_results(args.results, results, token, coefficient)
     return 0
 
 

@@ -100,7 +100,43 @@ def install_redfish_agent(python: str) -> Path:
     :func:`install_agents` (called first) copied it.
     """
     run_installer(*_REDFISH, python=python)
-    return Path("/usr/sbin/fence_hakit_redfish")
+    agent = Path("/usr/sbin/fence_hakit_redfish")
+    check_cluster_user_runs(agent, python)
+    return agent
+
+
+#: The user pacemaker-controld and pacemaker-fenced run agents' meta-data as.
+CLUSTER_USER = "hacluster"
+
+
+def check_cluster_user_runs(agent: Path, python: str) -> None:
+    """Fail now, saying why, if the cluster's user cannot run ``agent``.
+
+    pacemaker-controld reads a fence agent's meta-data as ``hacluster``
+    before it starts the device.  An interpreter under a directory that
+    user cannot enter (a checkout in ``/root`` or in a ``mktemp -d``
+    directory) makes that read fail with exit 4, and the device's start is
+    then never sent: a lab would wait for its fencing until it times out.
+    """
+    try:
+        done = subprocess.run(
+            [str(agent), "-o", "metadata"],
+            user=CLUSTER_USER,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        failure = f"exit {done.returncode}" if done.returncode else ""
+    except (OSError, subprocess.SubprocessError) as exc:
+        failure = str(exc)
+    if failure:
+        raise RuntimeError(
+            f"{CLUSTER_USER} cannot run {agent} ({failure}): its interpreter"
+            f" {python} and the virtualenv around it must be readable by"
+            f" {CLUSTER_USER}; put the checkout where every directory above it"
+            " is searchable by others (chmod o+x)"
+        )
 
 
 def install_private(root: Path, redfish_python: str | None = None) -> Path:

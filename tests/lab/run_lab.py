@@ -102,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     hold = hold_install()
     kept = keep_installed(redfish_python=sys.executable)
     try:
-        install_agents()
-        install_redfish_agent(sys.executable)
+        try:
+            install_agents()
+            install_redfish_agent(sys.executable)
+        except RuntimeError as exc:  # the cluster's user cannot run it
+            print(f"make lab: {exc}", file=sys.stderr)
+            return 1
         lab = ControllerLab(
             workdir,
             venv=venv,

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.lab.agents import SYSTEM_PYTHON, run_installer
+from tests.lab.agents import (
+    CLUSTER_USER,
+    SYSTEM_PYTHON,
+    check_cluster_user_runs,
+    install_private,
+    run_installer,
+)
 from tests.lab.snapshot import Snapshot
+from tests.unavailable import unavailable
 
 VERSION = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -283,3 +292,31 @@ def test_install_says_which_library_the_python_lacks(monkeypatch) -> None:
         f"fence_hakit_redfish: {sys.executable} cannot import no_such_hakit_mod: "
         "install python3-nosuch"
     ]
+
+
+def test_lab_refuses_a_redfish_interpreter_the_cluster_user_cannot_run(
+    tmp_path: Path,
+) -> None:
+    """pacemaker-controld reads fence meta-data as hacluster: say so before a lab hangs.
+
+    The interpreter sits in a 0700 directory, as a checkout's virtualenv does
+    under ``/root`` or ``mktemp -d``; the launchers themselves are readable.
+    """
+    if os.geteuid() != 0:
+        unavailable(f"running an agent as {CLUSTER_USER} needs root")
+    try:
+        pwd.getpwnam(CLUSTER_USER)
+    except KeyError:
+        unavailable(f"no user {CLUSTER_USER}: pacemaker is not installed")
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    python = hidden / "python"
+    python.symlink_to(sys.executable)
+    root = Path(tempfile.mkdtemp(prefix="hakit-open-"))
+    try:
+        root.chmod(0o755)
+        sbin = install_private(root, str(python))
+        with pytest.raises(RuntimeError, match=r"hacluster cannot run .*chmod o\+x"):
+            check_cluster_user_runs(sbin / "fence_hakit_redfish", str(python))
+    finally:
+        shutil.rmtree(root)
