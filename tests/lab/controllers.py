@@ -96,6 +96,10 @@ CONDUCTOR_PARAMS = {
     "pidfile": "/run/hakit/nova-conductor.pid",
     "console_log": "/run/hakit/nova-conductor.console",
 }
+#: oslo.messaging's heartbeat_timeout_threshold of the lab's conductors: a
+#: connection to a killed node's member (no RST comes) is given up after
+#: this many seconds instead of the default 60 (README, RabbitMQ).
+CONDUCTOR_HEARTBEAT = 10
 #: HAProxy's Galera frontend (each member listens on its node's 3306).
 GALERA_FRONTEND_PORT = 3307
 
@@ -675,6 +679,7 @@ class ControllerLab:
                 KEYSTONE_PORT,
                 template=template,
                 venv=venv,
+                heartbeat_timeout=CONDUCTOR_HEARTBEAT,
             )
             link = node.root() / PASSWORD_DIR / "nova"
             link.parent.mkdir(mode=0o700, exist_ok=True)

@@ -263,6 +263,7 @@ def prepare_nova_conductor(
     *,
     template: Service | None = None,
     venv: Path | None = None,
+    heartbeat_timeout: int | None = None,
 ) -> Service:
     """Prepare nova-conductor (sqlite, one worker) using RabbitMQ at ``transport_url``.
 
@@ -270,7 +271,10 @@ def prepare_nova_conductor(
     ``keystone_port`` and is pointed at placement on ``placement_port``
     (without a placement client the conductor dies with MissingAuthPlugin).
     Without ``template`` runs ``nova-manage api_db sync`` and ``db sync``;
-    with it, copies the template's databases.
+    with it, copies the template's databases.  ``heartbeat_timeout`` sets
+    oslo.messaging's ``heartbeat_timeout_threshold`` (seconds; its default
+    is 60): how long a connection to a member that vanished without a RST,
+    as a dead node's does, is kept before the conductor reconnects.
     """
     venv = venv or openstack_venv()
     wd = _fresh_dir(workdir)
@@ -296,6 +300,11 @@ def prepare_nova_conductor(
             "database": {"connection": f"sqlite:///{db}"},
             "api_database": {"connection": f"sqlite:///{api_db}"},
             "oslo_concurrency": {"lock_path": str(locks)},
+            "oslo_messaging_rabbit": (
+                {"heartbeat_timeout_threshold": str(heartbeat_timeout)}
+                if heartbeat_timeout
+                else {}
+            ),
             "placement": {
                 "auth_type": "password",
                 "auth_url": f"http://{LOOPBACK}:{keystone_port}/v3",

@@ -118,12 +118,14 @@ def cleanup(lab: ControllerLab) -> None:
         lab.run(["crm_resource", "--cleanup", "-r", rsc], check=False, timeout=60)
 
 
-def conductor_socket(lab: ControllerLab, node: str) -> tuple[str, str] | None:
-    """(member address, local address:port) of ``node``'s nova-conductor connection.
+def conductor_sockets(lab: ControllerLab, node: str) -> set[tuple[str, str]]:
+    """(member address, local address:port) of ``node``'s nova-conductor connections.
 
     Read inside the node: its only established connections to the AMQP
-    port are the conductor's (the members talk on their distribution port).
-    The local end tells a new connection from one that outlived its peer.
+    port are the conductor's (the members talk on their distribution port);
+    a conductor holds several (RPC server, its worker, notifications), not
+    always to one member.  The local end tells a new connection from one
+    that outlived its peer.
     """
     done = lab.run(
         ["ss", "-Htn", "state", "established", f"( dport = :{AMQP_PORT} )"],
@@ -131,18 +133,34 @@ def conductor_socket(lab: ControllerLab, node: str) -> tuple[str, str] | None:
         check=False,
     )
     members = {lab.cluster.nodes[n].address for n in lab.cluster.names}
+    found = set()
     for line in done.stdout.splitlines():
         fields = line.split()
         peer = fields[-1].rsplit(":", 1)[0]
         if peer in members:
-            return peer, fields[-2]
-    return None
+            found.add((peer, fields[-2]))
+    return found
 
 
-def conductor_peer(lab: ControllerLab, node: str) -> str | None:
-    """The RabbitMQ member address ``node``'s nova-conductor is connected to."""
-    found = conductor_socket(lab, node)
-    return found[0] if found else None
+def conductor_peers(lab: ControllerLab, node: str) -> set[str]:
+    """The RabbitMQ member addresses ``node``'s nova-conductor is connected to."""
+    return {peer for peer, _ in conductor_sockets(lab, node)}
+
+
+def move_vip(lab: ControllerLab, node: str, timeout: float = 60) -> None:
+    """Move the VIP to ``node`` and leave no constraint behind.
+
+    ``crm_resource --move`` prefers the node; ``--clear`` removes that
+    preference once the VIP runs there, and resource stickiness keeps it.
+    """
+    if lab.where(VIP_RSC) == [node]:
+        return
+    lab.run(["crm_resource", "--move", "-r", VIP_RSC, "-N", node], timeout=60)
+    try:
+        lab.wait(lambda: lab.where(VIP_RSC) == [node], timeout, f"VIP on {node}")
+    finally:
+        lab.run(["crm_resource", "--clear", "-r", VIP_RSC], timeout=60)
+    lab.wait(lab.settled, timeout, "the cluster settled after the VIP moved")
 
 
 def _probe(lab: ControllerLab, name: str) -> Probe:
