@@ -186,32 +186,21 @@ def controller_lab(
 
 
 @pytest.fixture(scope="module")
-def controller_lab_galera(
+def controller_lab_full(
     tmp_path_factory: pytest.TempPathFactory,
     installed_agents: Path,
     openstack_venv_path: Path,
 ) -> Iterator[ControllerLab]:
-    """``controller_lab`` plus the Galera clone behind HAProxy on the VIP."""
+    """``controller_lab`` plus Galera behind the VIP, RabbitMQ and nova-conductor.
+
+    The lab ``make lab`` runs: the Galera clone behind HAProxy on the VIP,
+    RabbitMQ (3 members) and a nova-conductor clone.
+    """
     yield from _controller_lab(
         tmp_path_factory,
         openstack_venv_path,
-        "controller_lab_galera",
-        galera_missing(),
+        "controller_lab_full",
+        galera_missing() or rabbitmq_missing(),
         galera=True,
-    )
-
-
-@pytest.fixture(scope="module")
-def controller_lab_rabbitmq(
-    tmp_path_factory: pytest.TempPathFactory,
-    installed_agents: Path,
-    openstack_venv_path: Path,
-) -> Iterator[ControllerLab]:
-    """``controller_lab`` plus RabbitMQ (3 members) and a nova-conductor clone."""
-    yield from _controller_lab(
-        tmp_path_factory,
-        openstack_venv_path,
-        "controller_lab_rabbitmq",
-        rabbitmq_missing(),
         rabbitmq=True,
     )
