@@ -4,12 +4,15 @@ API services (OpenStack), management endpoints (RabbitMQ's
 ``/api/health/checks/alarms``) and status pages (OpenDaylight's
 ``/diagstatus``) all answer a health question with an HTTP status.  The probe
 speaks HTTP/1.0 over a plain socket: it needs one status line, and
-``http.client`` would cost a monitor ~17 ms of imports.
+``http.client`` would cost a monitor ~17 ms of imports.  The socket is the
+interpreter's own ``_socket``: the ``socket`` module around it adds ~3 ms
+of imports (``selectors``, its enums) to every HTTP monitor for nothing a
+probe uses; https wraps it in a ``socket.socket`` when it needs one.
 """
 
 from __future__ import annotations
 
-import socket
+import _socket
 import time
 
 from ha_common import lazylog
@@ -76,27 +79,18 @@ def _get(  # noqa: PLR0913, PLR0917 - the two public forms share one exchange
     limit: int = 4096,
 ) -> tuple[int, bytes]:
     end = time.monotonic() + timeout
-    try:
-        # An ASCII host goes as bytes (getaddrinfo takes both; typeshed knows
-        # str only): a str one is IDNA-encoded on every call, which imports
-        # encodings.idna and re (~2.5 ms of a monitor).
-        target = host.encode("ascii") if host.isascii() else host
-        sock = socket.create_connection(
-            (target, port),  # type: ignore[arg-type]
-            timeout=max(0.05, timeout),
-        )
-    except OSError as exc:
-        raise HttpProbeError(
-            f"cannot connect to {host}:{port}: {exc.strerror or exc}"
-        ) from None
+    sock = _connect(host, port, max(0.05, timeout))
     try:
         if scheme == "https":
+            import socket  # noqa: PLC0415
             import ssl  # noqa: PLC0415
 
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE  # liveness of the local service only
-            sock = context.wrap_socket(sock, server_hostname=host)
+            sock = context.wrap_socket(
+                socket.socket(fileno=sock.detach()), server_hostname=host
+            )
         hostport = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         request = (
             f"GET {path} HTTP/1.0\r\nHost: {hostport}\r\n"
@@ -112,7 +106,7 @@ def _get(  # noqa: PLR0913, PLR0917 - the two public forms share one exchange
             if not chunk:
                 break
             data += chunk
-    except socket.timeout:
+    except _socket.timeout:
         raise HttpProbeError(
             f"no answer from {host}:{port} within {timeout:g} s"
         ) from None
@@ -126,6 +120,34 @@ def _get(  # noqa: PLR0913, PLR0917 - the two public forms share one exchange
     if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
         raise HttpProbeError(f"{host}:{port} did not answer HTTP (got {line[:40]!r})")
     return int(parts[1]), body
+
+
+def _connect(host: str, port: int, timeout: float) -> _socket.socket:
+    """Connect to ``host:port`` (each of its addresses in turn) within ``timeout``.
+
+    Raises:
+        HttpProbeError: no address of ``host`` accepted the connection.
+    """
+    # An ASCII host goes as bytes (getaddrinfo takes both; typeshed knows
+    # str only): a str one is IDNA-encoded on every call, which imports
+    # encodings.idna and re (~2.5 ms of a monitor).
+    target = host.encode("ascii") if host.isascii() else host
+    problem = "no address"
+    try:
+        infos = _socket.getaddrinfo(target, port, 0, _socket.SOCK_STREAM)
+    except OSError as exc:
+        infos, problem = [], exc.strerror or str(exc)
+    for family, kind, proto, _, address in infos:
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except OSError as exc:
+            sock.close()
+            problem = exc.strerror or str(exc)
+            continue
+        return sock
+    raise HttpProbeError(f"cannot connect to {host}:{port}: {problem}")
 
 
 def http_problem(

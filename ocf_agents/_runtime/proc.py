@@ -8,7 +8,6 @@ imported where needed.  A zombie counts as dead: init may reap orphans late.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
@@ -574,6 +573,8 @@ def stop(
     Raises:
         ActionTimeoutError: processes survived SIGKILL until the deadline.
     """
+    import signal  # noqa: PLC0415 - ~1 ms of enums a monitor never needs
+
     members = _tree_and_session(pid)
     if not members:
         return
