@@ -41,8 +41,7 @@ from cib_builder import corosync, topology  # noqa: E402
 from tests.lab import scenarios  # noqa: E402
 from tests.lab.agents import (  # noqa: E402
     hold_install,
-    install_agents,
-    install_redfish_agent,
+    install_lab_agents,
     keep_installed,
 )
 from tests.lab.controllers import LAB_CLUSTER, ControllerLab  # noqa: E402
@@ -162,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, list[scenarios.Result]] = {}
     try:
         try:
-            install_agents()
-            install_redfish_agent(sys.executable)
+            install_lab_agents(sys.executable)
         except RuntimeError as exc:  # the cluster's user cannot run it
             print(f"failover bench: {exc}", file=sys.stderr)
             return 1

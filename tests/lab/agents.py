@@ -90,6 +90,20 @@ def install_agents() -> Path:
     return AGENT_DIR
 
 
+def install_lab_agents(redfish_python: str) -> Path:
+    """Install every agent, fence_hakit_redfish under ``redfish_python``.
+
+    What a lab needs (:func:`install_agents`, then
+    :func:`install_redfish_agent`); returns the OCF agent directory.
+
+    Raises:
+        RuntimeError: the cluster's user cannot run fence_hakit_redfish.
+    """
+    path = install_agents()
+    install_redfish_agent(redfish_python)
+    return path
+
+
 def install_redfish_agent(python: str) -> Path:
     """Install fence_hakit_redfish to run under ``python``.
 

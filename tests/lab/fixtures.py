@@ -244,8 +244,7 @@ def installed_agents(request: pytest.FixtureRequest) -> Path:
     """
     from .agents import (  # noqa: PLC0415
         hold_install,
-        install_agents,
-        install_redfish_agent,
+        install_lab_agents,
         keep_installed,
     )
 
@@ -256,9 +255,7 @@ def installed_agents(request: pytest.FixtureRequest) -> Path:
     request.config.add_cleanup(hold_install().close)
     kept = keep_installed(redfish_python=sys.executable)
     request.config.add_cleanup(kept.restore)
-    path = install_agents()
-    install_redfish_agent(sys.executable)
-    return path
+    return install_lab_agents(sys.executable)
 
 
 @pytest.fixture(scope="session")

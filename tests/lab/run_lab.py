@@ -29,8 +29,7 @@ from pathlib import Path
 from tests.lab import scenarios
 from tests.lab.agents import (
     hold_install,
-    install_agents,
-    install_redfish_agent,
+    install_lab_agents,
     keep_installed,
 )
 from tests.lab.controllers import (
@@ -103,8 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     kept = keep_installed(redfish_python=sys.executable)
     try:
         try:
-            install_agents()
-            install_redfish_agent(sys.executable)
+            install_lab_agents(sys.executable)
         except RuntimeError as exc:  # the cluster's user cannot run it
             print(f"make lab: {exc}", file=sys.stderr)
             return 1
