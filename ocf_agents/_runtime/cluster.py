@@ -19,7 +19,7 @@ from ocf_agents._runtime.errors import AgentError
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
 log = lazylog.get(__name__)
 
@@ -100,12 +100,15 @@ def nodes(deadline: Deadline | None = None) -> dict[str, str]:
     return found
 
 
-def removed(deadline: Deadline | None = None) -> set[str]:
-    """Nodes that left the cluster for good: removed from the CIB (``crm_node -R``).
+def removed(names: Iterable[str], deadline: Deadline | None = None) -> set[str]:
+    """Those of ``names`` that left the cluster for good (``crm_node -R``).
 
-    Corosync's nodelist keeps such a node in ``crm_node -l`` (state ``lost``)
-    until corosync.conf changes; the CIB's ``<nodes>`` no longer lists it.
-    A node still a ``member`` is never counted as removed.
+    A removed node is no longer in the CIB's ``<nodes>``.  ``crm_node -l``
+    may still list it as ``lost`` (corosync's nodelist keeps it until
+    corosync.conf changes) or no longer list it at all (the removal purged
+    it from the controller's peer cache, and no membership change has
+    brought it back yet): either way it is not a ``member``.  A node still a
+    member is never counted as removed.
     """
     import xml.etree.ElementTree as ET  # noqa: PLC0415 - only on this rare path
 
@@ -114,10 +117,11 @@ def removed(deadline: Deadline | None = None) -> set[str]:
         configured = {n.get("uname") for n in ET.fromstring(text).iter("node")}
     except ET.ParseError as exc:
         raise ClusterToolError(f"cibadmin printed no nodes section: {exc}") from None
+    states = nodes(deadline)
     return {
         name
-        for name, state in nodes(deadline).items()
-        if state != "member" and name not in configured
+        for name in names
+        if name not in configured and states.get(name) != "member"
     }
 
 

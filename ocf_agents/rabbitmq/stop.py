@@ -153,7 +153,7 @@ def forget_removed(
     if not candidates:
         return
     try:
-        gone = cluster.removed(ctx.deadline)
+        gone = cluster.removed(candidates, ctx.deadline)
     except cluster.ClusterToolError as exc:
         log.warning("cannot tell which nodes left: %s", exc)
         return

@@ -99,3 +99,23 @@ def test_query_of_an_attribute_nobody_set_is_empty(tool):
 def test_private_attribute(tool):
     cluster.set_attr("x-primary", "uuid", private=True)
     assert argv_of(tool) == ["attrd_updater", "-n", "x-primary", "-U", "uuid", "-p"]
+
+
+@pytest.mark.parametrize(
+    ("crm_node_l", "gone"),
+    [
+        # corosync's nodelist still shows the removed node, as lost
+        ("1 ctl1 member\n2 ctl2 member\n3 ctl3 lost\n", {"ctl3"}),
+        # the removal purged it from the controller's peer cache
+        ("1 ctl1 member\n2 ctl2 member\n", {"ctl3"}),
+        # back as a member (a node that rejoins is never forgotten)
+        ("1 ctl1 member\n2 ctl2 member\n3 ctl3 member\n", set()),
+    ],
+)
+def test_removed_are_nodes_out_of_the_cib_that_are_not_members(tool, crm_node_l, gone):
+    cib_nodes = '<nodes><node id="1" uname="ctl1"/><node id="2" uname="ctl2"/></nodes>'
+    answers = {"cibadmin": cib_nodes, "crm_node": crm_node_l}
+    tool.side_effect = lambda argv, *a, **k: Completed(argv[0], 0, answers[argv[0]], "")
+    assert cluster.removed(["ctl3"], Deadline(5)) == gone
+    # ctl2 is still configured: not removed, whatever its state
+    assert cluster.removed(["ctl2"], Deadline(5)) == set()
