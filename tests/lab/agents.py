@@ -10,6 +10,7 @@ keeps what was there and gives it back when the tests are done.
 from __future__ import annotations
 
 import fcntl
+import shutil
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -76,11 +77,16 @@ def keep_installed(redfish_python: str | None = None) -> Snapshot:
 
     Call it before installing, and ``restore()`` the result when done: the
     launchers, ``hakit-cib`` and the library directory are then as they were
-    (removed, if they did not exist).  The paths are the installer's own list.
+    (removed, if they did not exist).  The paths are the installer's own
+    list, and with ``redfish_python`` the top-level names of the DMTF library
+    and its requirements that :func:`copy_redfish_library` adds to
+    :data:`LIBDIR`.
     """
     paths = run_installer(*_FULL, "--list").split()
     if redfish_python:
-        paths += run_installer(*_REDFISH, "--list", python=redfish_python).split()
+        paths += run_installer(*_REDFISH, "--list").split()
+        tops = {relative.split("/")[0] for _, relative in redfish_files(redfish_python)}
+        paths += [str(LIBDIR / top) for top in sorted(tops)]
     return Snapshot(paths)
 
 
@@ -91,7 +97,7 @@ def install_agents() -> Path:
 
 
 def install_lab_agents(redfish_python: str) -> Path:
-    """Install every agent, fence_hakit_redfish under ``redfish_python``.
+    """Install every agent; fence_hakit_redfish with ``redfish_python``'s library.
 
     What a lab needs (:func:`install_agents`, then
     :func:`install_redfish_agent`); returns the OCF agent directory.
@@ -105,18 +111,83 @@ def install_lab_agents(redfish_python: str) -> Path:
 
 
 def install_redfish_agent(python: str) -> Path:
-    """Install fence_hakit_redfish to run under ``python``.
+    """Install fence_hakit_redfish with the DMTF library ``python`` imports.
 
     Debian 12 has no python3-redfish, so the system python3 cannot import the
-    DMTF library; the tests run this one agent with the project virtualenv,
-    which has it.  The launcher runs ``python -sS``, which skips the venv's
-    editable-install ``.pth``: it imports hakit from :data:`LIBDIR`, where
-    :func:`install_agents` (called first) copied it.
+    DMTF library; the project virtualenv has it.  The lab copies it, with the
+    versions of its dependencies ``python`` has, into :data:`LIBDIR` beside
+    hakit (:func:`install_agents`, called first, put hakit there), and the
+    launcher runs the system python3 like every other agent.  So the agent
+    needs nothing of the checkout: pacemaker-controld, which reads its
+    meta-data as ``hacluster``, can run it from a checkout that user cannot
+    enter.  Only this agent imports those libraries.
+
+    Raises:
+        RuntimeError: ``python`` is another Python version than the system's
+            (its compiled modules would not load), or the cluster's user
+            cannot run the agent.
     """
-    run_installer(*_REDFISH, python=python)
+    copy_redfish_library(python)
+    run_installer(*_REDFISH)
     agent = Path("/usr/sbin/fence_hakit_redfish")
-    check_cluster_user_runs(agent, python)
+    check_cluster_user_runs(agent, SYSTEM_PYTHON)
     return agent
+
+
+def redfish_files(python: str) -> list[tuple[Path, str]]:
+    """The files of ``python``'s DMTF library and its requirements (``closure.py``).
+
+    Raises:
+        RuntimeError: ``python`` does not have the library.
+    """
+    done = subprocess.run(
+        [python, str(Path(__file__).with_name("closure.py")), "redfish"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip() or f"{python}: exit {done.returncode}")
+    return [
+        (Path(source), relative)
+        for source, relative in (line.split("\t") for line in done.stdout.splitlines())
+    ]
+
+
+def _version(python: str) -> str:
+    """``python``'s major.minor version."""
+    done = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def copy_redfish_library(python: str, target: Path = LIBDIR) -> None:
+    """Copy ``python``'s DMTF library and its requirements into ``target``.
+
+    Raises:
+        RuntimeError: ``python`` is not the system python3's version, or has
+            no DMTF library.
+    """
+    wanted, system = _version(python), _version(SYSTEM_PYTHON)
+    if wanted != system:
+        raise RuntimeError(
+            f"{python} is Python {wanted}, the system's python3 {system}: the"
+            " lab's fence_hakit_redfish runs the system python3 with that"
+            " interpreter's libraries, so both must be the same version"
+        )
+    for source, relative in redfish_files(python):
+        copy = target / relative
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, copy)
+        copy.chmod(0o644)
+    for directory in [target, *(p for p in target.rglob("*") if p.is_dir())]:
+        directory.chmod(0o755)
 
 
 #: The user pacemaker-controld and pacemaker-fenced run agents' meta-data as.
@@ -127,10 +198,11 @@ def check_cluster_user_runs(agent: Path, python: str) -> None:
     """Fail now, saying why, if the cluster's user cannot run ``agent``.
 
     pacemaker-controld reads a fence agent's meta-data as ``hacluster``
-    before it starts the device.  An interpreter under a directory that
-    user cannot enter (a checkout in ``/root`` or in a ``mktemp -d``
-    directory) makes that read fail with exit 4, and the device's start is
-    then never sent: a lab would wait for its fencing until it times out.
+    before it starts the device.  An interpreter or library under a
+    directory that user cannot enter (a virtualenv in a checkout under
+    ``/root`` or in a ``mktemp -d`` directory) makes that read fail with
+    exit 4, and the device's start is then never sent: a lab would wait for
+    its fencing until it times out.
     """
     try:
         done = subprocess.run(
@@ -147,9 +219,9 @@ def check_cluster_user_runs(agent: Path, python: str) -> None:
     if failure:
         raise RuntimeError(
             f"{CLUSTER_USER} cannot run {agent} ({failure}): its interpreter"
-            f" {python} and the virtualenv around it must be readable by"
-            f" {CLUSTER_USER}; put the checkout where every directory above it"
-            " is searchable by others (chmod o+x)"
+            f" {python} and the libraries it imports must be readable by"
+            f" {CLUSTER_USER}; every directory above them must be searchable"
+            " by others (chmod o+x)"
         )
 
 

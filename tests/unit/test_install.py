@@ -16,9 +16,11 @@ from tests.lab.agents import (
     CLUSTER_USER,
     SYSTEM_PYTHON,
     check_cluster_user_runs,
+    copy_redfish_library,
     install_private,
     run_installer,
 )
+from tests.lab.ports import free_port
 from tests.lab.snapshot import Snapshot
 from tests.unavailable import unavailable
 
@@ -318,5 +320,50 @@ def test_lab_refuses_a_redfish_interpreter_the_cluster_user_cannot_run(
         sbin = install_private(root, str(python))
         with pytest.raises(RuntimeError, match=r"hacluster cannot run .*chmod o\+x"):
             check_cluster_user_runs(sbin / "fence_hakit_redfish", str(python))
+    finally:
+        shutil.rmtree(root)
+
+
+def test_lab_redfish_agent_runs_as_the_cluster_user_from_the_copied_library() -> None:
+    """The lab's fence_hakit_redfish needs nothing of the checkout or its venv.
+
+    The system python3 runs it (as pacemaker runs every agent) with the DMTF
+    library this virtualenv has, copied beside hakit: as ``hacluster`` it
+    imports that library and reaches the point of connecting (a closed port,
+    named in one line), wherever the checkout is.
+    """
+    if os.geteuid() != 0:
+        unavailable(f"running an agent as {CLUSTER_USER} needs root")
+    try:
+        pwd.getpwnam(CLUSTER_USER)
+    except KeyError:
+        unavailable(f"no user {CLUSTER_USER}: pacemaker is not installed")
+    root = Path(tempfile.mkdtemp(prefix="hakit-open-"))
+    try:
+        root.chmod(0o755)
+        sbin = install_private(root)
+        copy_redfish_library(sys.executable, root / "lib")
+        agent = sbin / "fence_hakit_redfish"
+        assert agent.read_text().startswith(f"#!{SYSTEM_PYTHON} -sS\n")
+        port = free_port()
+        options = (
+            "action=status\nip=127.0.0.1\n"
+            f"ipport={port}\nusername=admin\npassword=x\nssl_insecure=1\n"
+        )
+        done = subprocess.run(
+            [str(agent)],
+            input=options,
+            user=CLUSTER_USER,
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        assert f"127.0.0.1:{port}" in done.stderr, done.stderr
+        assert "refused" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert (root / "lib" / "redfish" / "__init__.py").stat().st_mode & 0o004
     finally:
         shutil.rmtree(root)
