@@ -7,7 +7,7 @@ name; the CIB builder checks fence devices against these declarations.
 
 from __future__ import annotations
 
-import importlib
+from ha_common import modules
 
 TYPE_CHECKING = False  # typing costs start-up time; see STYLE.md section 9
 if TYPE_CHECKING:
@@ -46,5 +46,5 @@ def module(name: str) -> str:
 def agent(name: str) -> FenceAgent:
     """The declaration of fence agent ``name`` (KeyError if there is none)."""
     module_name, class_name = AGENTS[name]
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = getattr(modules.load(module_name), class_name)
     return cls()  # type: ignore[no-any-return]

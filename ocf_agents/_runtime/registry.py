@@ -7,7 +7,7 @@ agents share one declaration module; naming all agents imports their table.
 
 from __future__ import annotations
 
-import importlib
+from ha_common import modules
 
 TYPE_CHECKING = False  # typing costs ~5 ms of start-up; see STYLE.md section 9
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def exists(name: str) -> bool:
 
 def spec(name: str) -> AgentSpec:
     """Return the declaration of agent ``name`` (KeyError if there is none)."""
-    module = importlib.import_module(AGENTS.get(name, OPENSTACK))
+    module = modules.load(AGENTS.get(name, OPENSTACK))
     specs = getattr(module, "SPECS", None)
     if specs is not None:
         return specs[name]  # type: ignore[no-any-return]

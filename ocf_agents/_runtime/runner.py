@@ -6,12 +6,11 @@ logging and the parsing machinery are never imported for meta-data.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Mapping
 from types import ModuleType
 
-from ha_common import lazylog
+from ha_common import lazylog, modules
 from ocf_agents._runtime import context, env
 from ocf_agents._runtime.errors import (
     AgentError,
@@ -49,7 +48,7 @@ class Outcome:
 
 
 def _handlers(spec: AgentSpec) -> ModuleType:
-    return importlib.import_module(spec.handlers)
+    return modules.load(spec.handlers)
 
 
 def _handler(module: ModuleType, action: str) -> Handler | None:

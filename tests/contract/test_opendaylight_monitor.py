@@ -80,9 +80,9 @@ def test_a_level_0_monitor_imports_only_what_it_uses(tmp_path, standin):
     assert done.returncode == 0, done.stderr
     top = top_level(loaded)
     assert "ocf_agents" in top, "the probe did run the agent"
-    assert not top & {*FORBIDDEN, *SLOW_STDLIB, "psutil", "json"}, sorted(
-        top & {*FORBIDDEN, *SLOW_STDLIB, "psutil", "json"}
-    )
+    # importlib (and its warnings) only to resolve a declaration: ~0.5 ms.
+    unwanted = {*FORBIDDEN, *SLOW_STDLIB, "psutil", "json", "importlib", "warnings"}
+    assert not top & unwanted, sorted(top & unwanted)
 
 
 def test_monitor_is_exact_on_the_stand_in(tmp_path, standin):

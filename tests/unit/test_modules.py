@@ -34,3 +34,17 @@ def test_every_runtime_dependency_has_a_package():
     # setup.cfg's install_requires, by import name.
     for module in ("click", "pyghmi", "redfish", "psutil", "lxml", "cryptography"):
         assert modules.provider(module), module
+
+
+def test_load_returns_the_submodule_not_its_package():
+    loaded = modules.load("ocf_agents.opendaylight.spec")
+    assert loaded.__name__ == "ocf_agents.opendaylight.spec"
+    assert loaded.SPEC.name == "opendaylight"
+
+
+def test_load_of_a_missing_module_names_it_for_describe():
+    with pytest.raises(ModuleNotFoundError) as caught:
+        modules.load("ocf_agents.no_such_agent.spec")
+    assert modules.describe(caught.value) == (
+        "the Python module ocf_agents.no_such_agent is missing: install python3-hakit"
+    )
