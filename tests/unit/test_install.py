@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -296,35 +297,43 @@ def test_install_says_which_library_the_python_lacks(monkeypatch) -> None:
     ]
 
 
-def test_lab_refuses_a_redfish_interpreter_the_cluster_user_cannot_run(
-    tmp_path: Path,
-) -> None:
-    """pacemaker-controld reads fence meta-data as hacluster: say so before a lab hangs.
-
-    The interpreter sits in a 0700 directory, as a checkout's virtualenv does
-    under ``/root`` or ``mktemp -d``; the launchers themselves are readable.
-    """
+@pytest.fixture
+def open_root() -> Iterator[Path]:
+    """A directory the cluster's user can enter (pytest's own are 0700); root only."""
     if os.geteuid() != 0:
         unavailable(f"running an agent as {CLUSTER_USER} needs root")
     try:
         pwd.getpwnam(CLUSTER_USER)
     except KeyError:
         unavailable(f"no user {CLUSTER_USER}: pacemaker is not installed")
-    hidden = tmp_path / "private"
-    hidden.mkdir(mode=0o700)
-    python = hidden / "python"
-    python.symlink_to(sys.executable)
     root = Path(tempfile.mkdtemp(prefix="hakit-open-"))
+    root.chmod(0o755)
     try:
-        root.chmod(0o755)
-        sbin = install_private(root, str(python))
-        with pytest.raises(RuntimeError, match=r"hacluster cannot run .*chmod o\+x"):
-            check_cluster_user_runs(sbin / "fence_hakit_redfish", str(python))
+        yield root
     finally:
         shutil.rmtree(root)
 
 
-def test_lab_redfish_agent_runs_as_the_cluster_user_from_the_copied_library() -> None:
+def test_lab_refuses_a_redfish_interpreter_the_cluster_user_cannot_run(
+    tmp_path: Path, open_root: Path
+) -> None:
+    """pacemaker-controld reads fence meta-data as hacluster: say so before a lab hangs.
+
+    The interpreter sits in a 0700 directory, as a checkout's virtualenv does
+    under ``/root`` or ``mktemp -d``; the launchers themselves are readable.
+    """
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    python = hidden / "python"
+    python.symlink_to(sys.executable)
+    sbin = install_private(open_root, str(python))
+    with pytest.raises(RuntimeError, match=r"hacluster cannot run .*chmod o\+x"):
+        check_cluster_user_runs(sbin / "fence_hakit_redfish", str(python))
+
+
+def test_lab_redfish_agent_runs_as_the_cluster_user_from_the_copied_library(
+    open_root: Path,
+) -> None:
     """The lab's fence_hakit_redfish needs nothing of the checkout or its venv.
 
     The system python3 runs it (as pacemaker runs every agent) with the DMTF
@@ -332,38 +341,27 @@ def test_lab_redfish_agent_runs_as_the_cluster_user_from_the_copied_library() ->
     imports that library and reaches the point of connecting (a closed port,
     named in one line), wherever the checkout is.
     """
-    if os.geteuid() != 0:
-        unavailable(f"running an agent as {CLUSTER_USER} needs root")
-    try:
-        pwd.getpwnam(CLUSTER_USER)
-    except KeyError:
-        unavailable(f"no user {CLUSTER_USER}: pacemaker is not installed")
-    root = Path(tempfile.mkdtemp(prefix="hakit-open-"))
-    try:
-        root.chmod(0o755)
-        sbin = install_private(root)
-        copy_redfish_library(sys.executable, root / "lib")
-        agent = sbin / "fence_hakit_redfish"
-        assert agent.read_text().startswith(f"#!{SYSTEM_PYTHON} -sS\n")
-        port = free_port()
-        options = (
-            "action=status\nip=127.0.0.1\n"
-            f"ipport={port}\nusername=admin\npassword=x\nssl_insecure=1\n"
-        )
-        done = subprocess.run(
-            [str(agent)],
-            input=options,
-            user=CLUSTER_USER,
-            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert (done.returncode, done.stdout) == (1, ""), done.stderr
-        assert f"127.0.0.1:{port}" in done.stderr, done.stderr
-        assert "refused" in done.stderr, done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
-        assert (root / "lib" / "redfish" / "__init__.py").stat().st_mode & 0o004
-    finally:
-        shutil.rmtree(root)
+    sbin = install_private(open_root)
+    copy_redfish_library(sys.executable, open_root / "lib")
+    agent = sbin / "fence_hakit_redfish"
+    assert agent.read_text().startswith(f"#!{SYSTEM_PYTHON} -sS\n")
+    port = free_port()
+    options = (
+        "action=status\nip=127.0.0.1\n"
+        f"ipport={port}\nusername=admin\npassword=x\nssl_insecure=1\n"
+    )
+    done = subprocess.run(
+        [str(agent)],
+        input=options,
+        user=CLUSTER_USER,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr, done.stderr
+    assert "refused" in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert (open_root / "lib" / "redfish" / "__init__.py").stat().st_mode & 0o004
